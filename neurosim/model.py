@@ -1,0 +1,500 @@
+"""Neuron models as data: load, validate and build Brian2 groups.
+
+A model file (``models/*.yaml``, format in ``docs/model-format.md``) holds a
+model's compartments, its Brian2 equations with units, its parameters with
+units and descriptions, and a citation. :func:`load_model` checks all of it
+before Brian2 parses anything; :meth:`NeuronModel.neuron_group` turns the model
+into one :class:`brian2.NeuronGroup` of any size, with optional per-neuron
+parameters (heterogeneity), so that a layer of thousands of neurons is one
+object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import brian2
+import numpy as np
+from brian2 import Equations, NeuronGroup, Quantity
+from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension
+
+from neurosim.errors import NeurosimError
+from neurosim.schema import check_keys, expect, read_yaml
+from neurosim.units import (
+    check_expression,
+    check_statements,
+    parse_quantity,
+    parse_unit,
+    unit_name,
+)
+
+__all__ = [
+    "MODELS_DIR",
+    "Compartment",
+    "NeuronModel",
+    "Parameter",
+    "find_model",
+    "list_models",
+    "load_model",
+]
+
+#: Where the shipped models live (the repository's ``models/`` folder).
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+_TOP_REQUIRED = ("name", "description", "citation", "compartments", "equations", "parameters")
+_TOP_OPTIONAL = ("dimensionless", "initial", "threshold", "reset", "refractory", "method", "notes")
+_METHODS = ("exact", "linear", "euler", "rk2", "rk4", "exponential_euler", "heun", "milstein")
+_FLAGS = {"constant", "shared", "linked", "unless refractory", "constant over dt"}
+
+_EQ_LINE = re.compile(
+    r"^\s*(?:d(?P<diff>[A-Za-z_]\w*)\s*/\s*dt|(?P<name>[A-Za-z_]\w*))"
+    r"\s*(?:=\s*(?P<rhs>.+?))?\s*:\s*(?P<unit>[^()]+?)\s*(?:\((?P<flags>[^()]*)\))?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """One compartment of a model: its name and membrane-potential variable."""
+
+    name: str
+    potential: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A model parameter: value (Brian2 quantity or float) and description."""
+
+    name: str
+    value: Quantity | float
+    description: str
+
+    @property
+    def dimension(self) -> Dimension:
+        """Physical dimension of the parameter."""
+        return getattr(self.value, "dim", DIMENSIONLESS)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable declared by the equations (state, subexpression or input)."""
+
+    name: str
+    kind: str  # "differential", "subexpression" or "parameter"
+    unit: Any
+    flags: frozenset[str]
+
+    @property
+    def dimension(self) -> Dimension:
+        """Physical dimension of the variable."""
+        return getattr(self.unit, "dim", DIMENSIONLESS)
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """A validated neuron model, ready to become Brian2 groups.
+
+    Use :func:`load_model` to create one from a file.
+    """
+
+    name: str
+    description: str
+    citation: str
+    compartments: dict[str, Compartment]
+    equations: str
+    parameters: dict[str, Parameter]
+    variables: dict[str, Variable]
+    initial: dict[str, Quantity | float] = field(default_factory=dict)
+    threshold: str | None = None
+    reset: str | None = None
+    refractory: Quantity | str | None = None
+    method: str | None = None
+    dimensionless: bool = False
+    notes: str = ""
+    path: Path | None = None
+
+    @property
+    def input_variables(self) -> list[str]:
+        """Variables that stimuli may set: non-constant parameters of the equations."""
+        return [
+            v.name
+            for v in self.variables.values()
+            if v.kind == "parameter" and "constant" not in v.flags
+        ]
+
+    @property
+    def spiking(self) -> bool:
+        """Whether the model has a spike threshold."""
+        return self.threshold is not None
+
+    def compartment_of(self, variable: str) -> str | None:
+        """Name of the compartment whose potential ``variable`` is, if any."""
+        for comp in self.compartments.values():
+            if comp.potential == variable:
+                return comp.name
+        return None
+
+    def where(self, key: str) -> str:
+        """Location prefix for error messages about ``key`` of this model."""
+        return f"{self.path or self.name}: {key}"
+
+    def neuron_group(
+        self,
+        n: int,
+        *,
+        params: Mapping[str, Any] | None = None,
+        initial: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        method: str | None = None,
+        rng: np.random.Generator | None = None,
+        where: str | None = None,
+        extra_equations: str = "",
+    ) -> NeuronGroup:
+        """Build a :class:`brian2.NeuronGroup` of ``n`` neurons of this model.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons.
+        params : mapping, optional
+            Parameter overrides. A value is a quantity (string or Brian2
+            quantity) shared by all neurons, a list or array of ``n`` values
+            (one per neuron), or a distribution ``{dist: normal, mean, std}`` /
+            ``{dist: uniform, low, high}`` drawn with ``rng``. Parameters given
+            per neuron become ``(constant)`` variables of the group; the others
+            stay in the group's namespace, which Brian2 compiles as constants.
+        initial : mapping, optional
+            Initial values overriding the model's ``initial`` section.
+        name : str, optional
+            Brian2 name of the group.
+        method : str, optional
+            Integration method overriding the model's.
+        rng : numpy.random.Generator, optional
+            Random generator for distributions (default: seeded with 0).
+        where : str, optional
+            Location used in error messages (e.g. the protocol key).
+        extra_equations : str, optional
+            Further declarations the caller needs on the group (stimulus
+            amplitudes, synaptic traces), appended to the model's equations.
+
+        Returns
+        -------
+        brian2.NeuronGroup
+        """
+        where = where or self.name
+        expect(n, int, f"{where}.n", "an integer >= 1")
+        if n < 1:
+            raise NeurosimError(f"{where}.n: has to be an integer >= 1, got {n}")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        namespace = {p.name: p.value for p in self.parameters.values()}
+        per_neuron: dict[str, Any] = {}
+        for key, value in (params or {}).items():
+            param = self.parameters.get(key)
+            if param is None:
+                raise NeurosimError(
+                    f"{where}.params: {key!r} is not a parameter of model {self.name!r}"
+                )
+            values = _parameter_values(value, param, n, rng, f"{where}.params.{key}")
+            if np.ndim(values) == 0:
+                namespace[key] = values
+            else:
+                per_neuron[key] = values
+                del namespace[key]
+        declarations = "\n".join(
+            f"{key} : {unit_name(self.parameters[key].dimension)} (constant)" for key in per_neuron
+        )
+        eqs = Equations("\n".join(filter(None, (self.equations, declarations, extra_equations))))
+        kwargs: dict[str, Any] = {"namespace": namespace, "method": method or self.method}
+        if self.threshold:
+            kwargs["threshold"] = self.threshold
+            kwargs["reset"] = self.reset or ""
+            if self.refractory is not None:
+                kwargs["refractory"] = self.refractory
+        if name:
+            kwargs["name"] = name
+        try:
+            group = NeuronGroup(n, eqs, **{k: v for k, v in kwargs.items() if v is not None})
+        except (brian2.DimensionMismatchError, ValueError, SyntaxError) as err:
+            raise NeurosimError(f"{self.where('equations')}: {_one_line(err)}") from None
+        for key, values in per_neuron.items():
+            setattr(group, key, values)
+        values = dict(self.initial)
+        for key, value in (initial or {}).items():
+            var = self.variables.get(key)
+            if var is None or var.kind == "subexpression":
+                raise NeurosimError(
+                    f"{where}.initial: {key!r} is not a state variable of {self.name!r}"
+                )
+            values[key] = parse_quantity(value, f"{where}.initial.{key}", var.dimension)
+        for key, value in values.items():
+            setattr(group, key, value)
+        return group
+
+
+def _one_line(err: Exception) -> str:
+    text = getattr(err, "desc", None) or str(err)
+    return " ".join(text.split())
+
+
+def _parameter_values(value, param: Parameter, n: int, rng: np.random.Generator, where: str):
+    """Resolve a parameter override to a scalar or an array of ``n`` values."""
+    dim = param.dimension
+    if isinstance(value, Quantity) or (
+        isinstance(value, float | int) and not isinstance(value, bool)
+    ):
+        got = getattr(value, "dim", DIMENSIONLESS)
+        if got is not dim:
+            raise NeurosimError(
+                f"{where}: {value!r} has the wrong units for parameter {param.name!r}"
+            )
+        if np.ndim(value) == 0:
+            return value
+        value = list(np.asarray(value)) if got is DIMENSIONLESS else value
+    if isinstance(value, str):
+        return parse_quantity(value, where, dim)
+    if isinstance(value, Quantity) and np.ndim(value) == 1:
+        if len(value) != n:
+            raise NeurosimError(f"{where}: {len(value)} values given for {n} neurons")
+        return value
+    if isinstance(value, list | tuple | np.ndarray):
+        if len(value) != n:
+            raise NeurosimError(f"{where}: {len(value)} values given for {n} neurons")
+        items = [parse_quantity(v, f"{where}[{k}]", dim) for k, v in enumerate(value)]
+        return Quantity(items, dim=dim) if dim is not DIMENSIONLESS else np.asarray(items, float)
+    if isinstance(value, Mapping):
+        dist = value.get("dist")
+        fields = {"normal": ("mean", "std"), "uniform": ("low", "high")}
+        if dist not in fields:
+            raise NeurosimError(f"{where}.dist: expected 'normal' or 'uniform', got {dist!r}")
+        check_keys(value, where, required=("dist", *fields[dist]))
+        a, b = (parse_quantity(value[k], f"{where}.{k}", dim) for k in fields[dist])
+        unit = Quantity(1.0, dim=dim) if dim is not DIMENSIONLESS else 1.0
+        a, b = float(a / unit), float(b / unit)
+        draw = rng.normal(a, b, n) if dist == "normal" else rng.uniform(a, b, n)
+        return draw * unit
+    raise NeurosimError(f"{where}: expected a quantity, a list of {n} values or a distribution")
+
+
+def _parse_equations(text: str, where: str) -> tuple[dict[str, Variable], dict[str, str]]:
+    """Split the equation string into declared variables, checking the syntax."""
+    variables: dict[str, Variable] = {}
+    rhs: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _EQ_LINE.match(line)
+        if match is None:
+            raise NeurosimError(f"{where}: cannot parse equation {line!r}")
+        name = match.group("diff") or match.group("name")
+        kind = (
+            "differential"
+            if match.group("diff")
+            else ("subexpression" if match.group("rhs") is not None else "parameter")
+        )
+        if name in variables:
+            raise NeurosimError(f"{where}: variable {name!r} is declared twice")
+        unit_text = match.group("unit").strip()
+        unit = (
+            unit_text
+            if unit_text in ("boolean", "integer")
+            else parse_unit(unit_text, f"{where}: {name}")
+        )
+        flags = frozenset(f.strip() for f in (match.group("flags") or "").split(",") if f.strip())
+        unknown = flags - _FLAGS
+        if unknown:
+            raise NeurosimError(f"{where}: unknown flag {sorted(unknown)[0]!r} for {name!r}")
+        variables[name] = Variable(name, kind, unit, flags)
+        if match.group("rhs") is not None:
+            rhs[name] = match.group("rhs")
+    return variables, rhs
+
+
+def load_model(path: str | Path) -> NeuronModel:
+    """Load and validate a model file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.yaml`` file, or the name of a shipped model (``"lif"``).
+
+    Returns
+    -------
+    NeuronModel
+
+    Raises
+    ------
+    NeurosimError
+        On a missing or malformed file, an unknown or missing key, a
+        parameter with a wrong unit, an unknown identifier or function in an
+        expression, or equations whose units do not agree. The message names
+        the file, the key and the value.
+    """
+    path = find_model(path)
+    data, _ = read_yaml(path, "model")
+    check_keys(data, str(path), _TOP_REQUIRED, _TOP_OPTIONAL)
+    name = expect(data["name"], str, f"{path}: name", "a string")
+    if name != path.stem:
+        raise NeurosimError(f"{path}: name {name!r} does not match the file name {path.stem!r}")
+    for key in ("description", "citation"):
+        expect(data[key], str, f"{path}: {key}", "a one-line string")
+    dimensionless = expect(
+        data.get("dimensionless", False), bool, f"{path}: dimensionless", "true or false"
+    )
+    equations = expect(data["equations"], str, f"{path}: equations", "a string of Brian2 equations")
+    variables, rhs = _parse_equations(equations, f"{path}: equations")
+
+    parameters: dict[str, Parameter] = {}
+    for key, spec in expect(data["parameters"], dict, f"{path}: parameters", "a mapping").items():
+        where = f"{path}: parameters.{key}"
+        check_keys(spec, where, ("value", "description"))
+        if key in variables:
+            raise NeurosimError(f"{where}: {key!r} is also a variable of the equations")
+        value = parse_quantity(spec["value"], f"{where}.value")
+        if dimensionless and isinstance(value, Quantity):
+            raise NeurosimError(
+                f"{where}.value: {spec['value']!r} has units in a dimensionless model"
+            )
+        parameters[key] = Parameter(
+            key,
+            value,
+            expect(spec["description"], str, f"{where}.description", "a one-line string"),
+        )
+
+    known = set(variables) | set(parameters)
+    used: set[str] = set()
+    for var, expr in rhs.items():
+        used |= check_expression(expr, known, f"{path}: equations ({var})")
+    for key in ("threshold", "reset"):
+        if data.get(key) is not None:
+            expect(data[key], str, f"{path}: {key}", "a string")
+    threshold, reset = data.get("threshold"), data.get("reset")
+    if threshold:
+        used |= check_expression(threshold, known, f"{path}: threshold")
+    state = {v for v, var in variables.items() if var.kind != "subexpression"}
+    if reset:
+        used |= check_statements(reset, state, known, f"{path}: reset")
+    refractory = data.get("refractory")
+    if refractory is not None:
+        if isinstance(refractory, str) and any(op in refractory for op in "<>="):
+            used |= check_expression(refractory, known, f"{path}: refractory")
+        else:
+            refractory = parse_quantity(refractory, f"{path}: refractory", brian2.second)
+    unused = set(parameters) - used
+    if unused:
+        raise NeurosimError(f"{path}: parameters.{sorted(unused)[0]}: not used by the equations")
+
+    compartments: dict[str, Compartment] = {}
+    for key, spec in expect(
+        data["compartments"], dict, f"{path}: compartments", "a mapping"
+    ).items():
+        where = f"{path}: compartments.{key}"
+        check_keys(spec, where, ("potential", "description"))
+        if spec["potential"] not in state:
+            raise NeurosimError(f"{where}.potential: {spec['potential']!r} is not a state variable")
+        compartments[key] = Compartment(key, spec["potential"], str(spec["description"]))
+
+    initial: dict[str, Any] = {}
+    for key, value in (data.get("initial") or {}).items():
+        var = variables.get(key)
+        if var is None or var.kind == "subexpression":
+            raise NeurosimError(f"{path}: initial.{key}: not a state variable of the equations")
+        initial[key] = parse_quantity(value, f"{path}: initial.{key}", var.dimension)
+
+    method = data.get("method")
+    if method is not None and method not in _METHODS:
+        raise NeurosimError(f"{path}: method: unknown integration method {method!r}")
+
+    model = NeuronModel(
+        name=name,
+        description=data["description"],
+        citation=data["citation"],
+        compartments=compartments,
+        equations=equations,
+        parameters=parameters,
+        variables=variables,
+        initial=initial,
+        threshold=threshold,
+        reset=reset,
+        refractory=refractory,
+        method=method,
+        dimensionless=dimensionless,
+        notes=str(data.get("notes") or ""),
+        path=path,
+    )
+    _check_units(model)
+    return model
+
+
+def _check_units(model: NeuronModel) -> None:
+    """Let Brian2 check the units of the equations, threshold and reset once."""
+    from brian2.equations.unitcheck import check_units_statements
+    from brian2.parsing.expressions import parse_expression_dimensions
+
+    with _Quiet():
+        group = model.neuron_group(1)
+        # A group never added to a network makes Brian2 warn when it is freed.
+        brian2.Network(group)
+        namespace = {p.name: p.value for p in model.parameters.values()}
+        try:
+            group.equations.check_units(group, run_namespace=namespace)
+            if model.threshold:
+                ids = brian2.utils.stringtools.get_identifiers(model.threshold)
+                variables = group.resolve_all(ids, run_namespace=namespace)
+                dims = parse_expression_dimensions(model.threshold, variables)
+                if dims is not DIMENSIONLESS:
+                    raise NeurosimError(
+                        f"{model.where('threshold')}: is not a condition: {model.threshold!r}"
+                    )
+            if model.reset:
+                ids = brian2.utils.stringtools.get_identifiers(model.reset)
+                variables = group.resolve_all(ids, run_namespace=namespace)
+                check_units_statements(model.reset, variables)
+        except brian2.DimensionMismatchError as err:
+            raise NeurosimError(
+                f"{model.where('equations')}: inconsistent units: {_one_line(err)}"
+            ) from None
+        except (KeyError, ValueError, TypeError) as err:
+            raise NeurosimError(f"{model.where('equations')}: {_one_line(err)}") from None
+
+
+class _Quiet:
+    """Context that keeps Brian2's logging quiet while validating."""
+
+    def __enter__(self):
+        import logging
+
+        self._logger = logging.getLogger("brian2")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.setLevel(self._level)
+        return False
+
+
+def find_model(name: str | Path) -> Path:
+    """Resolve a model name (``"lif"``) or path to the model file's path."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return MODELS_DIR / f"{name}.yaml"
+
+
+def list_models(directory: Path = MODELS_DIR) -> list[tuple[str, str]]:
+    """Return ``(name, description)`` of every model file in ``directory``."""
+    import yaml
+
+    out = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text())
+            out.append((path.stem, str(data.get("description", ""))))
+        except (yaml.YAMLError, AttributeError):
+            out.append((path.stem, "(unreadable)"))
+    return out

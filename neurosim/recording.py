@@ -1,0 +1,193 @@
+"""Recordings: Brian2 monitors to one :class:`xarray.Dataset`, saved atomically.
+
+Layout of a recording (``name`` is a record entry, by default the population):
+
+- ``{name}_{var}`` with dims ``({name}_time, {name}_neuron)``: a state variable,
+  in SI units, with ``units``, ``population``, ``variable`` and (for membrane
+  potentials) ``compartment`` attributes;
+- ``{name}_spike_time`` and ``{name}_spike_neuron`` with dim ``{name}_spike``:
+  the spikes as an event table;
+- Dataset attributes: provenance (package versions, protocol text, seed,
+  start and end time, host).
+
+Files are written to a temporary name next to the target and renamed into
+place, so an interrupted write never leaves a corrupt file under the final
+name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from brian2 import SpikeMonitor, StateMonitor
+
+from neurosim._version import __version__
+from neurosim.errors import NeurosimError
+from neurosim.units import unit_name
+
+__all__ = [
+    "atomic_path",
+    "load_recording",
+    "now",
+    "provenance",
+    "save_recording",
+    "spike_table",
+    "state_arrays",
+]
+
+_FORMATS = {".nc": "netcdf", ".zarr": "zarr"}
+
+
+def now() -> str:
+    """Current UTC time as ISO 8601 text (what recordings store)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def provenance(**fields) -> dict[str, str | int | float]:
+    """Provenance attributes for a recording.
+
+    Package versions, Python version and host are filled in; ``fields`` adds
+    the run's own (protocol text, seed, start and end time ...). Values that
+    netCDF cannot store as attributes (``None``, booleans) become text.
+    """
+    attrs: dict[str, str | int | float] = {
+        "neurosim_version": __version__,
+        "brian2_version": _version("brian2"),
+        "numpy_version": np.__version__,
+        "torch_version": _version("torch"),
+        "xarray_version": xr.__version__,
+        "python_version": platform.python_version(),
+        "host": socket.gethostname(),
+        "command": " ".join(sys.argv),
+    }
+    for key, value in fields.items():
+        attrs[key] = (
+            value
+            if isinstance(value, int | float | str) and not isinstance(value, bool)
+            else str(value)
+        )
+    return attrs
+
+
+def state_arrays(
+    name: str,
+    monitor: StateMonitor,
+    variables: list[str],
+    compartments: dict[str, str] | None = None,
+) -> dict[str, xr.DataArray]:
+    """DataArrays ``{name}_{var}`` (time x neuron, SI units) from a StateMonitor."""
+    compartments = compartments or {}
+    time_dim, neuron_dim = f"{name}_time", f"{name}_neuron"
+    coords = {
+        time_dim: (time_dim, np.asarray(monitor.t[:] / 1.0, float).copy(), {"units": "second"}),
+        neuron_dim: (neuron_dim, np.asarray(monitor.record, np.int64).copy()),
+    }
+    arrays = {}
+    for var in variables:
+        values = getattr(monitor, var)
+        dim = getattr(values, "dim", None)
+        attrs = {
+            "units": unit_name(dim) if dim is not None else "1",
+            "population": monitor.source.name,
+            "variable": var,
+        }
+        if var in compartments:
+            attrs["compartment"] = compartments[var]
+        data = np.asarray(values, dtype=float).T.copy()
+        arrays[f"{name}_{var}"] = xr.DataArray(
+            data, dims=(time_dim, neuron_dim), coords=coords, attrs=attrs
+        )
+    return arrays
+
+
+def spike_table(name: str, monitor: SpikeMonitor) -> dict[str, xr.DataArray]:
+    """The spikes of a SpikeMonitor as an event table along ``{name}_spike``."""
+    dim = f"{name}_spike"
+    times = np.asarray(monitor.t[:] / 1.0, float).copy()
+    order = np.lexsort((np.asarray(monitor.i[:]), times))
+    return {
+        f"{name}_spike_time": xr.DataArray(
+            times[order], dims=(dim,), attrs={"units": "second", "population": monitor.source.name}
+        ),
+        f"{name}_spike_neuron": xr.DataArray(
+            np.asarray(monitor.i[:], np.int64)[order],
+            dims=(dim,),
+            attrs={"units": "1", "population": monitor.source.name},
+        ),
+    }
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place on success.
+
+    Works for files and folders (Zarr stores). On an exception the temporary
+    is removed and an existing ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / path.name
+    try:
+        yield target
+        if path.is_dir() and not path.is_symlink():
+            # os.replace cannot replace a non-empty folder: swap it out first.
+            old = tmp / ".old"
+            os.replace(path, old)
+            os.replace(target, path)
+        else:
+            os.replace(target, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_recording(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` atomically to ``path`` (``.nc``: NetCDF4/h5netcdf, ``.zarr``: Zarr).
+
+    Returns
+    -------
+    Path
+        The final path.
+    """
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix)
+    if fmt is None:
+        raise NeurosimError(f"{path}: unknown recording format {path.suffix!r} (use .nc or .zarr)")
+    with atomic_path(path) as tmp:
+        if fmt == "netcdf":
+            ds.to_netcdf(tmp, engine="h5netcdf")
+        else:
+            ds.to_zarr(tmp, mode="w", consolidated=True)
+    return path
+
+
+def load_recording(path: str | Path) -> xr.Dataset:
+    """Load a recording fully into memory (the file is closed afterwards)."""
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix)
+    if fmt is None or not path.exists():
+        raise NeurosimError(f"recording not found or not .nc/.zarr: {path}")
+    if fmt == "netcdf":
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    with xr.open_zarr(path, consolidated=True) as ds:
+        return ds.load()

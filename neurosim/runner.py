@@ -1,0 +1,309 @@
+"""Running protocols: Brian2 targets, the simulation kind, outputs.
+
+``run_protocol`` dispatches on the protocol's ``kind``. The ``simulation``
+kind builds populations from model files, attaches stimuli and monitors,
+runs one Brian2 ``Network``, turns the monitors into a recording Dataset, runs
+the protocol's measurements and writes the recording and plots atomically.
+Other kinds (learning protocols) register themselves in ``PROTOCOL_KINDS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import brian2
+import numpy as np
+import xarray as xr
+from brian2 import Network, PoissonInput, SpikeMonitor, StateMonitor, TimedArray, prefs
+
+from neurosim.analysis import run_measurements
+from neurosim.errors import NeurosimError
+from neurosim.protocol import Protocol, Stimulus
+from neurosim.recording import now, provenance, save_recording, spike_table, state_arrays
+from neurosim.units import unit_name
+
+__all__ = [
+    "PROTOCOL_KINDS",
+    "RunResult",
+    "brian2_target",
+    "cache_dir",
+    "protocol_kind",
+    "run_protocol",
+    "write_outputs",
+]
+
+
+@dataclass
+class RunResult:
+    """What a protocol run produced: its recording, the files and summary lines."""
+
+    dataset: xr.Dataset
+    files: list[Path] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+
+#: Protocol kinds: name -> function(protocol, out_dir, progress, resume) -> RunResult.
+PROTOCOL_KINDS: dict[str, Callable[..., RunResult]] = {}
+
+
+def protocol_kind(name: str):
+    """Register a protocol kind's run function under ``name`` (decorator)."""
+
+    def register(fn):
+        PROTOCOL_KINDS[name] = fn
+        return fn
+
+    return register
+
+
+def cache_dir() -> Path:
+    """Neurosim's cache folder: ``$NEUROSIM_CACHE`` or ``$XDG_CACHE_HOME/neurosim``."""
+    root = os.environ.get("NEUROSIM_CACHE")
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neurosim"
+
+
+@contextlib.contextmanager
+def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
+    """Select a Brian2 code-generation target for the duration of a run.
+
+    Cython builds are cached under :func:`cache_dir` so that each model is
+    compiled once per machine; a ``cpp_standalone`` project is built in a
+    folder keyed by ``build_key`` and the device is reset afterwards, so
+    several runs can follow each other in one process.
+    """
+    brian2.seed(seed)
+    if target == "cpp_standalone":
+        folder = cache_dir() / "standalone" / hashlib.sha1(build_key.encode()).hexdigest()[:16]
+        brian2.set_device(
+            "cpp_standalone", directory=str(folder), build_on_run=True, with_output=False
+        )
+        try:
+            brian2.seed(seed)
+            yield
+        finally:
+            brian2.device.reinit()
+            brian2.device.activate()
+            brian2.set_device("runtime")
+        return
+    prefs.codegen.target = target
+    if target == "cython":
+        prefs.codegen.runtime.cython.cache_dir = str(cache_dir() / "cython")
+    yield
+
+
+class _Progress:
+    """Brian2 ``report`` callback drawing a tqdm bar."""
+
+    def __init__(self, label: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=100,
+            desc=label,
+            unit="%",
+            leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+        )
+
+    def __call__(self, elapsed, completed, start, duration):
+        self.bar.n = round(100 * float(completed), 1)
+        self.bar.refresh()
+        if completed >= 1:
+            self.bar.close()
+
+
+def run_protocol(
+    protocol: Protocol,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    resume: bool = False,
+) -> RunResult:
+    """Run a validated protocol and write its outputs.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        From :func:`neurosim.protocol.load_protocol`.
+    out_dir : str or Path, optional
+        Output folder (default ``results/<protocol name>``).
+    progress : bool
+        Show a progress bar.
+    resume : bool
+        Continue from the last checkpoint (learning protocols).
+
+    Returns
+    -------
+    RunResult
+    """
+    out = Path(out_dir) if out_dir is not None else Path("results") / protocol.name
+    return PROTOCOL_KINDS[protocol.kind](protocol, out, progress=progress, resume=resume)
+
+
+def _envelope(stim: Stimulus, duration, dt) -> np.ndarray:
+    """Dimensionless time course of a current stimulus, sampled every ``dt``."""
+    t = np.arange(int(np.ceil(float(duration / dt))) + 1) * float(dt)
+    spec = stim.spec
+    if stim.kind == "current_alpha":
+        x = (t - float(spec["onset"])) / float(spec["tau"])
+        return np.where(x >= 0, x * np.exp(1 - x), 0.0)
+    start = float(spec.get("start", 0.0))
+    stop = float(spec.get("stop", duration))
+    inside = (t >= start - 1e-12) & (t < stop - 1e-12)
+    if stim.kind == "current_step":
+        return inside.astype(float)
+    return np.where(inside, (t - start) / (stop - start), 0.0)  # current_ramp
+
+
+def _attach_stimuli(protocol: Protocol, groups: dict[str, brian2.NeuronGroup]) -> list:
+    """Drive input variables with TimedArray envelopes; add Poisson inputs."""
+    objects: list = []
+    terms: dict[tuple[str, str], list[str]] = {}
+    for k, stim in enumerate(protocol.stimuli):
+        group = groups[stim.population]
+        if stim.kind == "poisson":
+            objects.append(
+                PoissonInput(
+                    group,
+                    stim.variable,
+                    stim.spec["n_inputs"],
+                    stim.spec["rate"],
+                    weight=stim.spec["weight"],
+                )
+            )
+            continue
+        amp = f"stim{k}_amp"
+        amplitude = stim.spec["amplitude"]
+        values = np.broadcast_to(
+            np.asarray(amplitude, float)
+            if not isinstance(amplitude, list)
+            else np.array([float(a) for a in amplitude]),
+            (len(group),),
+        ).copy()
+        neurons = stim.spec.get("neurons", True)
+        if neurons is not True:
+            mask = np.zeros(len(group), bool)
+            mask[neurons] = True
+            values[~mask] = 0.0
+        setattr(group, amp, values * _si(protocol.models[stim.population].variables[stim.variable]))
+        group.namespace[f"stim{k}_env"] = TimedArray(
+            _envelope(stim, protocol.duration, protocol.dt), dt=protocol.dt
+        )
+        terms.setdefault((stim.population, stim.variable), []).append(f"{amp}*stim{k}_env(t)")
+    for (pop, var), parts in terms.items():
+        groups[pop].run_regularly(
+            f"{var} = {' + '.join(parts)}", when="start", name=f"{pop}_drive_{var}"
+        )
+    return objects
+
+
+def _si(variable):
+    """The SI unit of a model variable as a Brian2 quantity (1 if dimensionless)."""
+    dim = variable.dimension
+    return brian2.Quantity(1.0, dim=dim)
+
+
+def _stimulus_declarations(protocol: Protocol, population: str) -> str:
+    lines = []
+    for k, stim in enumerate(protocol.stimuli):
+        if stim.population == population and stim.kind != "poisson":
+            var = protocol.models[population].variables[stim.variable]
+            lines.append(f"stim{k}_amp : {unit_name(var.dimension)} (constant)")
+    return "\n".join(lines)
+
+
+@protocol_kind("simulation")
+def simulate(
+    protocol: Protocol, out_dir: Path, *, progress: bool = True, resume: bool = False
+) -> RunResult:
+    """Run a ``simulation`` protocol: populations, stimuli, monitors, one run."""
+    if protocol.duration is None:
+        raise NeurosimError(f"{protocol.where('duration')}: a simulation needs a duration")
+    started = now()
+    rng = np.random.default_rng(protocol.seed)
+    with brian2_target(protocol.target, f"{protocol.name}:{protocol.text}", protocol.seed):
+        brian2.defaultclock.dt = protocol.dt
+        groups = {}
+        for name, pop in protocol.populations.items():
+            model = protocol.models[name]
+            groups[name] = model.neuron_group(
+                pop["n"],
+                params=pop.get("params"),
+                initial=pop.get("initial"),
+                name=name,
+                method=pop.get("method"),
+                rng=rng,
+                where=protocol.where(f"populations.{name}"),
+                extra_equations=_stimulus_declarations(protocol, name),
+            )
+        net = Network(*groups.values(), *_attach_stimuli(protocol, groups))
+        monitors = []
+        for rec in protocol.records:
+            state = StateMonitor(
+                groups[rec.population],
+                rec.variables,
+                record=rec.neurons,
+                dt=rec.dt,
+                name=f"{rec.name}_state",
+            )
+            spikes = (
+                SpikeMonitor(groups[rec.population], name=f"{rec.name}_spikes")
+                if rec.spikes
+                else None
+            )
+            monitors.append((rec, state, spikes))
+            net.add(*(m for m in (state, spikes) if m is not None))
+        report = None
+        if progress:
+            report = "stderr" if protocol.target == "cpp_standalone" else _Progress(protocol.name)
+        net.run(protocol.duration, report=report, report_period=1 * brian2.second)
+        arrays: dict[str, xr.DataArray] = {}
+        for rec, state, spikes in monitors:
+            model = protocol.models[rec.population]
+            comps = {v: model.compartment_of(v) for v in rec.variables if model.compartment_of(v)}
+            arrays.update(state_arrays(rec.name, state, rec.variables, comps))
+            if spikes is not None:
+                arrays.update(spike_table(rec.name, spikes))
+    ds = xr.Dataset(arrays)
+    ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
+    ds.attrs = provenance(
+        protocol=protocol.text,
+        protocol_name=protocol.name,
+        seed=protocol.seed,
+        target=protocol.target,
+        start_time=started,
+        end_time=now(),
+        overrides="; ".join(protocol.overrides),
+    )
+    return write_outputs(protocol, ds, out_dir)
+
+
+def write_outputs(protocol: Protocol, ds: xr.Dataset, out_dir: Path) -> RunResult:
+    """Save the recording in the protocol's formats and draw its plots."""
+    from neurosim import plotting
+
+    name = protocol.output.get("name", protocol.name)
+    files = []
+    for fmt in protocol.output.get("formats", ["netcdf"]):
+        files.append(save_recording(ds, out_dir / f"{name}{'.nc' if fmt == 'netcdf' else '.zarr'}"))
+    for kind in protocol.output.get("plots", ["traces"]):
+        files.extend(plotting.plot(ds, kind, out_dir / f"{name}_{kind}.png"))
+    summary = [
+        f"{var} = {_format_values(ds[var])}"
+        for var in ds.data_vars
+        if "measurement" in ds[var].attrs
+    ]
+    return RunResult(ds, files, summary)
+
+
+def _format_values(da: xr.DataArray) -> str:
+    values = np.atleast_1d(da.values)
+    shown = ", ".join(f"{v:.6g}" for v in values[:6]) + (" ..." if values.size > 6 else "")
+    return f"[{shown}] {da.attrs.get('units', '')}".rstrip()

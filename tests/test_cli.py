@@ -1,0 +1,110 @@
+import re
+import subprocess
+import sys
+
+import pytest
+
+from neurosim import load_protocol
+from neurosim.cli import main
+from neurosim.errors import NeurosimError
+from neurosim.protocol import PROTOCOLS_DIR
+
+SMOKE = (PROTOCOLS_DIR / "smoke_passive.yaml").read_text()
+
+
+def variant(write, old, new):
+    assert old in SMOKE, old
+    return write("proto.yaml", SMOKE.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "duration: 400 ms",
+            "duraton: 400 ms",
+            r"unknown key 'duraton' \(did you mean 'duration'\?\)",
+        ),
+        (
+            "amplitude: 50 pA",
+            "amplitude: 50 mV",
+            "stimuli\\[0\\].amplitude: '50 mV' has units of volt, expected amp",
+        ),
+        ("duration: 400 ms", "duration: 400 nS", "duration: '400 nS' has units of siemens"),
+        ("populations:\n", "populations: [\n", "malformed YAML at line"),
+        (
+            "model: passive_pyramidal",
+            "model: no_such_model",
+            "populations.cell.model: no model 'no_such_model'",
+        ),
+        ("variable: I_s, amplitude", "variable: v_s, amplitude", "'v_s' is not an input variable"),
+        ("target: numpy", "target: gpu", "unknown Brian2 target 'gpu'"),
+        ("variables: [v_s, v_b, v_a, I_s]", "variables: [v_x]", "'v_x' is not a variable"),
+        (
+            "start: 300 ms, stop: 350 ms}",
+            "start: 300 ms, stop: 350 ms, colour: red}",
+            "unknown key 'colour'",
+        ),
+    ],
+)
+def test_bad_protocols_exit_2_with_one_line(write, capsys, old, new, message):
+    path = variant(write, old, new)
+    assert main(["run", str(path), "--out", str(path.parent / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("neurosim: error: ")
+    assert str(path) in err
+    assert re.search(message, err), err
+
+
+def test_missing_protocol_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"neurosim: error: protocol file not found: {tmp_path / 'missing.yaml'}\n"
+    )
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(NeurosimError):
+        main(["--debug", "run", str(tmp_path / "missing.yaml")])
+
+
+def test_no_traceback_in_a_real_process(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurosim", "run", str(tmp_path / "x.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"neurosim: error: protocol file not found: {tmp_path / 'x.yaml'}"
+
+
+def test_set_overrides_and_bad_overrides():
+    protocol = load_protocol("smoke_passive", ["populations.cell.n=4", "stimuli.0.amplitude=70 pA"])
+    assert protocol.populations["cell"]["n"] == 4
+    assert float(protocol.stimuli[0].spec["amplitude"]) == pytest.approx(70e-12)
+    assert "n: 4" in protocol.text
+    with pytest.raises(NeurosimError, match=r"has no key 'populations\.cel'"):
+        load_protocol("smoke_passive", ["populations.cel.n=4"])
+    with pytest.raises(NeurosimError, match="expected key=value"):
+        load_protocol("smoke_passive", ["seed"])
+    with pytest.raises(NeurosimError, match=r"has no item stimuli\.3"):
+        load_protocol("smoke_passive", ["stimuli.3.amplitude=1 pA"])
+
+
+def test_version_list_and_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("neurosim ")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "passive_pyramidal" in out and "smoke_passive" in out
+    for command in (["--help"], ["run", "--help"], ["list", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(command)
+        assert info.value.code == 0
+        assert "usage: neurosim" in capsys.readouterr().out

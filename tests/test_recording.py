@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosim.errors import NeurosimError
+from neurosim.recording import atomic_path, load_recording, provenance, save_recording
+
+
+def sample_dataset():
+    rng = np.random.default_rng(3)
+    t = np.arange(50) * 1e-4
+    ds = xr.Dataset(
+        {
+            "cell_v_s": (
+                ("cell_time", "cell_neuron"),
+                rng.normal(-0.07, 0.01, (50, 3)),
+                {"units": "volt", "population": "cell", "variable": "v_s", "compartment": "soma"},
+            ),
+            "cell_spike_time": (
+                ("cell_spike",),
+                np.sort(rng.uniform(0, 0.005, 7)),
+                {"units": "second"},
+            ),
+            "cell_spike_neuron": (("cell_spike",), rng.integers(0, 3, 7), {"units": "1"}),
+        },
+        coords={"cell_time": ("cell_time", t, {"units": "second"}), "cell_neuron": np.arange(3)},
+    )
+    ds.attrs = provenance(protocol="name: x\nseed: 4\n", seed=4, start_time="2026-01-01T00:00:00")
+    return ds
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_round_trip_is_exact(tmp_path, suffix):
+    ds = sample_dataset()
+    path = save_recording(ds, tmp_path / f"rec{suffix}")
+    back = load_recording(path)
+    xr.testing.assert_identical(back, ds)  # values, dims, coords and attributes
+    for name in ds.variables:
+        assert back[name].dtype == ds[name].dtype
+        np.testing.assert_array_equal(back[name].values, ds[name].values)
+        assert back[name].attrs == ds[name].attrs
+    assert back.attrs["seed"] == 4
+    for key in ("neurosim_version", "brian2_version", "numpy_version", "torch_version", "host"):
+        assert back.attrs[key]
+    # overwriting keeps exactly one copy and no temporaries
+    save_recording(ds.assign(cell_v_s=ds.cell_v_s * 2), path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    np.testing.assert_array_equal(load_recording(path).cell_v_s.values, ds.cell_v_s.values * 2)
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_interrupted_write_leaves_old_file_intact(tmp_path, suffix, monkeypatch):
+    ds = sample_dataset()
+    path = save_recording(ds, tmp_path / f"rec{suffix}")
+    method = "to_netcdf" if suffix == ".nc" else "to_zarr"
+    original = getattr(xr.Dataset, method)
+
+    def crash(self, target, *args, **kwargs):
+        original(self.isel(cell_time=slice(0, 5)), target, *args, **kwargs)  # a partial file
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, method, crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_recording(ds.assign(cell_v_s=ds.cell_v_s + 1), path)
+    monkeypatch.undo()
+    xr.testing.assert_identical(load_recording(path), ds)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_atomic_path_never_creates_target_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_format_and_missing_file(tmp_path):
+    with pytest.raises(NeurosimError, match=r"unknown recording format '\.csv'"):
+        save_recording(sample_dataset(), tmp_path / "x.csv")
+    with pytest.raises(NeurosimError, match="recording not found"):
+        load_recording(tmp_path / "missing.nc")
