@@ -176,7 +176,7 @@ def save_recording(ds: xr.Dataset, path: str | Path) -> Path:
         if fmt == "netcdf":
             ds.to_netcdf(tmp, engine="h5netcdf")
         else:
-            ds.to_zarr(tmp, mode="w", consolidated=True)
+            ds.to_zarr(tmp, mode="w", consolidated=False)
     return path
 
 
@@ -189,5 +189,5 @@ def load_recording(path: str | Path) -> xr.Dataset:
     if fmt == "netcdf":
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             return ds.load()
-    with xr.open_zarr(path, consolidated=True) as ds:
+    with xr.open_zarr(path, consolidated=False) as ds:
         return ds.load()
