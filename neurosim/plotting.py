@@ -12,11 +12,9 @@ import xarray as xr
 
 from neurosim.errors import NeurosimError
 from neurosim.recording import atomic_path
+from neurosim.units import DISPLAY_UNITS
 
 __all__ = ["PLOTS", "plot", "plot_raster", "plot_traces"]
-
-# SI unit in the recording -> (factor, label) used on plot axes.
-_DISPLAY = {"volt": (1e3, "mV"), "amp": (1e9, "nA"), "siemens": (1e9, "nS"), "second": (1e3, "ms")}
 
 
 def _records(ds: xr.Dataset, suffix: str) -> list[str]:
@@ -42,7 +40,9 @@ def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
     )
     for ax, var in zip(axes[:, 0], panels, strict=True):
         da = ds[var]
-        factor, label = _DISPLAY.get(da.attrs.get("units", ""), (1.0, da.attrs.get("units", "1")))
+        factor, label = DISPLAY_UNITS.get(
+            da.attrs.get("units", ""), (1.0, da.attrs.get("units", "1"))
+        )
         t = da[da.dims[0]].values * 1e3
         ax.plot(t, da.values * factor, lw=1)
         comp = da.attrs.get("compartment")

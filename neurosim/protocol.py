@@ -63,7 +63,15 @@ STIMULUS_KEYS = {
     "current_ramp": (("population", "variable", "amplitude"), ("start", "stop", "neurons")),
     "current_alpha": (("population", "variable", "amplitude", "onset", "tau"), ("neurons",)),
     "poisson": (("population", "variable", "rate", "n_inputs", "weight"), ()),
+    # One Poisson source per pixel, rate max_rate * intensity, one image per presentation.
+    "dataset_poisson": (
+        ("population", "variable", "dataset", "weight", "presentation"),
+        ("split", "images", "max_rate", "connect_p"),
+    ),
 }
+
+#: Datasets a ``dataset_poisson`` stimulus can present.
+DATASETS = ("mnist_subset", "mnist")
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,13 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     output = check_keys(
         data.get("output") or {}, f"{where}: output", (), ("name", "formats", "plots")
     )
+    from neurosim.plotting import PLOTS
+
+    for kind_ in output.get("plots", []):
+        if kind_ not in PLOTS:
+            raise NeurosimError(
+                f"{where}: output.plots: unknown plot {kind_!r} (use {', '.join(PLOTS)})"
+            )
     for fmt in output.get("formats", ["netcdf"]):
         if fmt not in ("netcdf", "zarr"):
             raise NeurosimError(
@@ -327,7 +342,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, where: str) -> Stimu
             f"{key}.variable: {variable!r} is not a variable of model {model.name!r}"
         )
     dim = model.variables[variable].dimension
-    if kind != "poisson" and variable not in model.input_variables:
+    if not kind.endswith("poisson") and variable not in model.input_variables:
         raise NeurosimError(
             f"{key}.variable: {variable!r} is not an input variable of model "
             f"{model.name!r} (inputs: {', '.join(model.input_variables)})"
@@ -342,10 +357,28 @@ def _check_stimulus(spec: Any, k: int, populations, models, where: str) -> Stimu
             parsed[name] = _amplitudes(value, dim, populations[pop]["n"], f"{key}.{name}")
         elif name in ("start", "stop", "onset", "tau"):
             parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.second)
-        elif name == "rate":
+        elif name == "presentation":
+            parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.second)
+        elif name in ("rate", "max_rate"):
             parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.Hz)
-        elif name == "n_inputs":
+        elif name in ("n_inputs", "images"):
             parsed[name] = expect(value, int, f"{key}.{name}", "an integer >= 1")
+            if value < 1:
+                raise NeurosimError(f"{key}.{name}: has to be an integer >= 1, got {value}")
+        elif name == "dataset" and value not in DATASETS:
+            raise NeurosimError(
+                f"{key}.dataset: unknown dataset {value!r} (known: {', '.join(DATASETS)})"
+            )
+        elif name == "split" and value not in ("train", "test"):
+            raise NeurosimError(f"{key}.split: expected 'train' or 'test', got {value!r}")
+        elif name == "connect_p":
+            expect(value, (int, float), f"{key}.{name}", "a probability in (0, 1]")
+            if not 0 < value <= 1:
+                raise NeurosimError(
+                    f"{key}.{name}: expected a probability in (0, 1], got {value!r}"
+                )
+        if name in ("dataset", "split", "connect_p"):
+            parsed[name] = value
         elif name == "neurons":
             parsed[name] = _neurons(value, populations[pop]["n"], f"{key}.neurons")
     return Stimulus(kind, pop, variable, parsed, key)

@@ -25,7 +25,7 @@ from neurosim.analysis import run_measurements
 from neurosim.errors import NeurosimError
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import now, provenance, save_recording, spike_table, state_arrays
-from neurosim.units import unit_name
+from neurosim.units import DISPLAY_UNITS, unit_name
 
 __all__ = [
     "PROTOCOL_KINDS",
@@ -108,6 +108,7 @@ class _Progress:
             total=100,
             desc=label,
             unit="%",
+            disable=None,  # no bar when stderr is not a terminal (logs, CI)
             leave=False,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         )
@@ -162,9 +163,16 @@ def _envelope(stim: Stimulus, duration, dt) -> np.ndarray:
     return np.where(inside, (t - start) / (stop - start), 0.0)  # current_ramp
 
 
-def _attach_stimuli(protocol: Protocol, groups: dict[str, brian2.NeuronGroup]) -> list:
-    """Drive input variables with TimedArray envelopes; add Poisson inputs."""
+def _attach_stimuli(
+    protocol: Protocol, groups: dict[str, brian2.NeuronGroup]
+) -> tuple[list, dict[str, np.ndarray]]:
+    """Drive input variables with TimedArray envelopes; add Poisson and dataset inputs.
+
+    Returns the Brian2 objects to add to the network and the labels of the
+    images each dataset stimulus presents, by stimulus name.
+    """
     objects: list = []
+    presented: dict[str, np.ndarray] = {}
     terms: dict[tuple[str, str], list[str]] = {}
     for k, stim in enumerate(protocol.stimuli):
         group = groups[stim.population]
@@ -178,6 +186,11 @@ def _attach_stimuli(protocol: Protocol, groups: dict[str, brian2.NeuronGroup]) -
                     weight=stim.spec["weight"],
                 )
             )
+            continue
+        if stim.kind == "dataset_poisson":
+            made, labels = _dataset_input(stim, k, group)
+            objects.extend(made)
+            presented[f"stim{k}"] = labels
             continue
         amp = f"stim{k}_amp"
         amplitude = stim.spec["amplitude"]
@@ -201,7 +214,50 @@ def _attach_stimuli(protocol: Protocol, groups: dict[str, brian2.NeuronGroup]) -
         groups[pop].run_regularly(
             f"{var} = {' + '.join(parts)}", when="start", name=f"{pop}_drive_{var}"
         )
-    return objects
+    return objects, presented
+
+
+def dataset_images(spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Images (as intensities in [0, 1], flattened) and labels a dataset stimulus presents."""
+    from neurosim.datasets import as_rates, load_mnist, load_mnist_subset
+
+    split = spec.get("split", "train")
+    if spec["dataset"] == "mnist_subset":
+        data = load_mnist_subset()
+        images, labels = (
+            (data.train_images, data.train_labels)
+            if split == "train"
+            else (data.test_images, data.test_labels)
+        )
+    else:
+        images, labels = load_mnist(split)
+    count = spec.get("images", len(images))
+    if count > len(images):
+        raise NeurosimError(f"images: {count} asked for, the {split} split has {len(images)}")
+    return as_rates(images[:count]).reshape(count, -1), labels[:count]
+
+
+def _dataset_input(stim: Stimulus, k: int, group: brian2.NeuronGroup) -> tuple[list, np.ndarray]:
+    """Poisson pixels driven by a TimedArray of images, connected to the group."""
+    images, labels = dataset_images(stim.spec)
+    max_rate = stim.spec.get("max_rate", 200 * brian2.Hz)
+    # rates[t, pixel]: one row per presentation, read from inside the simulation
+    pixels = TimedArray(images * max_rate, dt=stim.spec["presentation"], name=f"stim{k}_images")
+    source = brian2.PoissonGroup(
+        images.shape[1],
+        rates=f"stim{k}_images(t, i)",
+        namespace={f"stim{k}_images": pixels},
+        name=f"stim{k}_pixels",
+    )
+    synapses = brian2.Synapses(
+        source,
+        group,
+        on_pre=f"{stim.variable}_post += stim{k}_w",
+        namespace={f"stim{k}_w": stim.spec["weight"]},
+        name=f"stim{k}_synapses",
+    )
+    synapses.connect(p=float(stim.spec.get("connect_p", 1.0)))
+    return [source, synapses], labels
 
 
 def _si(variable):
@@ -213,7 +269,7 @@ def _si(variable):
 def _stimulus_declarations(protocol: Protocol, population: str) -> str:
     lines = []
     for k, stim in enumerate(protocol.stimuli):
-        if stim.population == population and stim.kind != "poisson":
+        if stim.population == population and not stim.kind.endswith("poisson"):
             var = protocol.models[population].variables[stim.variable]
             lines.append(f"stim{k}_amp : {unit_name(var.dimension)} (constant)")
     return "\n".join(lines)
@@ -243,7 +299,8 @@ def simulate(
                 where=protocol.where(f"populations.{name}"),
                 extra_equations=_stimulus_declarations(protocol, name),
             )
-        net = Network(*groups.values(), *_attach_stimuli(protocol, groups))
+        inputs, presented = _attach_stimuli(protocol, groups)
+        net = Network(*groups.values(), *inputs)
         monitors = []
         for rec in protocol.records:
             state = StateMonitor(
@@ -271,6 +328,10 @@ def simulate(
             arrays.update(state_arrays(rec.name, state, rec.variables, comps))
             if spikes is not None:
                 arrays.update(spike_table(rec.name, spikes))
+    for name, labels in presented.items():
+        arrays[f"{name}_label"] = xr.DataArray(
+            labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}
+        )
     ds = xr.Dataset(arrays)
     ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
     ds.attrs = provenance(
@@ -304,6 +365,7 @@ def write_outputs(protocol: Protocol, ds: xr.Dataset, out_dir: Path) -> RunResul
 
 
 def _format_values(da: xr.DataArray) -> str:
-    values = np.atleast_1d(da.values)
+    factor, label = DISPLAY_UNITS.get(da.attrs.get("units", "1"), (1.0, da.attrs.get("units", "")))
+    values = np.atleast_1d(da.values) * factor
     shown = ", ".join(f"{v:.6g}" for v in values[:6]) + (" ..." if values.size > 6 else "")
-    return f"[{shown}] {da.attrs.get('units', '')}".rstrip()
+    return f"[{shown}] {label}".rstrip()

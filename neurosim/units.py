@@ -22,6 +22,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, get_unit
 from neurosim.errors import NeurosimError
 
 __all__ = [
+    "DISPLAY_UNITS",
     "UNITS",
     "check_expression",
     "check_statements",
@@ -38,6 +39,15 @@ UNITS: dict[str, Unit] = {
     for module in (_allunits, _stdunits, brian2)
     for name, value in vars(module).items()
     if isinstance(value, Unit)
+}
+
+#: SI unit name in a recording -> (factor, label) for plots and printed summaries.
+DISPLAY_UNITS = {
+    "volt": (1e3, "mV"),
+    "amp": (1e9, "nA"),
+    "siemens": (1e9, "nS"),
+    "second": (1e3, "ms"),
+    "ohm": (1e-6, "Mohm"),
 }
 
 #: Functions an expression may call: Brian2's defaults, nothing else.
