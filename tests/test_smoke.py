@@ -31,3 +31,16 @@ def test_smoke_protocol_matches_analytic_steady_state(tmp_path):
         )
     assert ds.attrs["seed"] == 1 and "smoke_passive" in ds.attrs["protocol"]
     assert ds.cell_v_s.attrs["compartment"] == "soma"
+
+
+def test_targets_agree(tmp_path):
+    """numpy, cython and cpp_standalone runs of one protocol give the same traces."""
+    traces = {}
+    for target in ("numpy", "cython", "cpp_standalone"):
+        protocol = load_protocol("smoke_passive", [f"target={target}", "duration=100 ms", "analysis=[]"])
+        ds = run_protocol(protocol, tmp_path / target, progress=False).dataset
+        assert ds.attrs["target"] == target
+        traces[target] = ds.cell_v_s.values
+    for target in ("cython", "cpp_standalone"):
+        # same equations, different compilers: agreement to rounding
+        assert_close(traces[target], traces["numpy"], atol=1e-12, what=target)
