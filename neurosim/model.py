@@ -153,6 +153,7 @@ class NeuronModel:
         rng: np.random.Generator | None = None,
         where: str | None = None,
         extra_equations: str = "",
+        dt: Quantity | None = None,
     ) -> NeuronGroup:
         """Build a :class:`brian2.NeuronGroup` of ``n`` neurons of this model.
 
@@ -180,6 +181,8 @@ class NeuronModel:
         extra_equations : str, optional
             Further declarations the caller needs on the group (stimulus
             amplitudes, synaptic traces), appended to the model's equations.
+        dt : Quantity, optional
+            Time step of this group (default: Brian2's default clock).
 
         Returns
         -------
@@ -216,6 +219,8 @@ class NeuronModel:
                 kwargs["refractory"] = self.refractory
         if name:
             kwargs["name"] = name
+        if dt is not None:
+            kwargs["dt"] = dt
         try:
             group = NeuronGroup(n, eqs, **{k: v for k, v in kwargs.items() if v is not None})
         except (brian2.DimensionMismatchError, ValueError, SyntaxError) as err:

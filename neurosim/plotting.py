@@ -14,7 +14,7 @@ from neurosim.errors import NeurosimError
 from neurosim.recording import atomic_path
 from neurosim.units import DISPLAY_UNITS
 
-__all__ = ["PLOTS", "plot", "plot_raster", "plot_traces"]
+__all__ = ["PLOTS", "plot", "plot_fi_curve", "plot_raster", "plot_traces"]
 
 
 def _records(ds: xr.Dataset, suffix: str) -> list[str]:
@@ -73,8 +73,29 @@ def plot_raster(ds: xr.Dataset, path: str | Path) -> list[Path]:
     return [_save(fig, Path(path))]
 
 
+def plot_fi_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
+    """Firing rate against injected current for every ``fi_curve`` measurement."""
+    curves = [
+        v[: -len("_rate")]
+        for v in ds.data_vars
+        if v.endswith("_rate") and ds[v].attrs.get("measurement") == "fi_curve"
+    ]
+    if not curves:
+        raise NeurosimError(f"{path}: the recording has no fi_curve measurement")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name in curves:
+        current = ds[f"{name}_current"]
+        factor, label = DISPLAY_UNITS.get(current.attrs["units"], (1.0, current.attrs["units"]))
+        ax.plot(current.values * factor, ds[f"{name}_rate"].values, "o-", ms=3, label=name)
+    ax.set_xlabel(f"injected current ({label})")
+    ax.set_ylabel("firing rate (Hz)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return [_save(fig, Path(path))]
+
+
 #: Plot kinds by name.
-PLOTS = {"traces": plot_traces, "raster": plot_raster}
+PLOTS = {"traces": plot_traces, "raster": plot_raster, "fi_curve": plot_fi_curve}
 
 
 def plot(ds: xr.Dataset, kind: str, path: str | Path) -> list[Path]:

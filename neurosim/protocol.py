@@ -62,6 +62,10 @@ STIMULUS_KEYS = {
     "current_step": (("population", "variable", "amplitude"), ("start", "stop", "neurons")),
     "current_ramp": (("population", "variable", "amplitude"), ("start", "stop", "neurons")),
     "current_alpha": (("population", "variable", "amplitude", "onset", "tau"), ("neurons",)),
+    "current_epsc": (
+        ("population", "variable", "amplitude", "onset", "tau_rise", "tau_decay"),
+        ("neurons",),
+    ),
     "poisson": (("population", "variable", "rate", "n_inputs", "weight"), ()),
     # One Poisson source per pixel, rate max_rate * intensity, one image per presentation.
     "dataset_poisson": (
@@ -303,7 +307,7 @@ def _check_populations(spec: Any, where: str):
     expect(spec, dict, f"{where}: populations", "a mapping of population name to settings")
     for name, pop in spec.items():
         key = f"{where}: populations.{name}"
-        check_keys(pop, key, ("model", "n"), ("params", "initial", "method"))
+        check_keys(pop, key, ("model", "n"), ("params", "initial", "method", "dt"))
         model_path = find_model(pop["model"])
         if not model_path.is_file():
             raise NeurosimError(f"{key}.model: no model {pop['model']!r} (looked for {model_path})")
@@ -320,6 +324,9 @@ def _check_populations(spec: Any, where: str):
                 f"model {models[name].name!r}"
             )
         populations[name] = dict(pop)
+        if "dt" in pop:
+            # a population may need a finer step than the protocol (fast channels)
+            populations[name]["dt"] = parse_quantity(pop["dt"], f"{key}.dt", brian2.second)
     return populations, models
 
 
@@ -355,7 +362,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, where: str) -> Stimu
             parsed[name] = parse_quantity(value, f"{key}.{name}", dim)
         elif name == "amplitude":
             parsed[name] = _amplitudes(value, dim, populations[pop]["n"], f"{key}.{name}")
-        elif name in ("start", "stop", "onset", "tau"):
+        elif name in ("start", "stop", "onset", "tau", "tau_rise", "tau_decay"):
             parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.second)
         elif name == "presentation":
             parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.second)
@@ -381,6 +388,8 @@ def _check_stimulus(spec: Any, k: int, populations, models, where: str) -> Stimu
             parsed[name] = value
         elif name == "neurons":
             parsed[name] = _neurons(value, populations[pop]["n"], f"{key}.neurons")
+    if kind == "current_epsc" and parsed["tau_rise"] >= parsed["tau_decay"]:
+        raise NeurosimError(f"{key}.tau_rise: has to be shorter than tau_decay")
     return Stimulus(kind, pop, variable, parsed, key)
 
 

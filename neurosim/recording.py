@@ -124,14 +124,14 @@ def spike_table(name: str, monitor: SpikeMonitor) -> dict[str, xr.DataArray]:
     dim = f"{name}_spike"
     times = np.asarray(monitor.t[:] / 1.0, float).copy()
     order = np.lexsort((np.asarray(monitor.i[:]), times))
+    # the population size tells silent neurons apart from unrecorded ones
+    attrs = {"population": monitor.source.name, "population_size": len(monitor.source)}
     return {
         f"{name}_spike_time": xr.DataArray(
-            times[order], dims=(dim,), attrs={"units": "second", "population": monitor.source.name}
+            times[order], dims=(dim,), attrs={"units": "second", **attrs}
         ),
         f"{name}_spike_neuron": xr.DataArray(
-            np.asarray(monitor.i[:], np.int64)[order],
-            dims=(dim,),
-            attrs={"units": "1", "population": monitor.source.name},
+            np.asarray(monitor.i[:], np.int64)[order], dims=(dim,), attrs={"units": "1", **attrs}
         ),
     }
 

@@ -152,6 +152,13 @@ def _envelope(stim: Stimulus, duration, dt) -> np.ndarray:
     """Dimensionless time course of a current stimulus, sampled every ``dt``."""
     t = np.arange(int(np.ceil(float(duration / dt))) + 1) * float(dt)
     spec = stim.spec
+    if stim.kind == "current_epsc":
+        # double exponential, normalised so that its peak equals the amplitude
+        rise, decay = float(spec["tau_rise"]), float(spec["tau_decay"])
+        peak = rise * decay / (decay - rise) * np.log(decay / rise)
+        norm = np.exp(-peak / decay) - np.exp(-peak / rise)
+        s = t - float(spec["onset"])
+        return np.where(s >= 0, (np.exp(-s / decay) - np.exp(-s / rise)) / norm, 0.0)
     if stim.kind == "current_alpha":
         x = (t - float(spec["onset"])) / float(spec["tau"])
         return np.where(x >= 0, x * np.exp(1 - x), 0.0)
@@ -206,9 +213,9 @@ def _attach_stimuli(
             mask[neurons] = True
             values[~mask] = 0.0
         setattr(group, amp, values * _si(protocol.models[stim.population].variables[stim.variable]))
-        group.namespace[f"stim{k}_env"] = TimedArray(
-            _envelope(stim, protocol.duration, protocol.dt), dt=protocol.dt
-        )
+        # sampled at the finest step of any population, so no group sees a coarser input
+        dt = min([protocol.dt] + [p["dt"] for p in protocol.populations.values() if "dt" in p])
+        group.namespace[f"stim{k}_env"] = TimedArray(_envelope(stim, protocol.duration, dt), dt=dt)
         terms.setdefault((stim.population, stim.variable), []).append(f"{amp}*stim{k}_env(t)")
     for (pop, var), parts in terms.items():
         groups[pop].run_regularly(
@@ -298,6 +305,7 @@ def simulate(
                 rng=rng,
                 where=protocol.where(f"populations.{name}"),
                 extra_equations=_stimulus_declarations(protocol, name),
+                dt=pop.get("dt"),
             )
         inputs, presented = _attach_stimuli(protocol, groups)
         net = Network(*groups.values(), *inputs)
@@ -333,16 +341,17 @@ def simulate(
             labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}
         )
     ds = xr.Dataset(arrays)
-    ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
     ds.attrs = provenance(
         protocol=protocol.text,
         protocol_name=protocol.name,
         seed=protocol.seed,
         target=protocol.target,
+        duration=float(protocol.duration),
         start_time=started,
         end_time=now(),
         overrides="; ".join(protocol.overrides),
     )
+    ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
     return write_outputs(protocol, ds, out_dir)
 
 

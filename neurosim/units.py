@@ -48,6 +48,7 @@ DISPLAY_UNITS = {
     "siemens": (1e9, "nS"),
     "second": (1e3, "ms"),
     "ohm": (1e-6, "Mohm"),
+    "hertz": (1.0, "Hz"),
 }
 
 #: Functions an expression may call: Brian2's defaults, nothing else.
@@ -58,8 +59,10 @@ _BUILTIN_NAMES = frozenset(
     {"t", "dt", "i", "N", "xi", "True", "False", "lastspike", "not_refractory", "t_in_timesteps"}
 )
 
-# "10 nS" means 10 * nS: a number followed by a name.
-_NUMBER_UNIT = re.compile(r"((?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s+(?=[A-Za-z_])")
+# "10 nS" means 10 * nS, "1.6 1/pC" 1.6 * 1/pC: a number followed by a unit.
+_NUMBER_UNIT = re.compile(
+    r"((?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s+(?=[A-Za-z_(]|1\s*/)"
+)
 
 _ARITH = {
     ast.Add: lambda a, b: a + b,

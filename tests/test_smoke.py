@@ -37,7 +37,9 @@ def test_targets_agree(tmp_path):
     """numpy, cython and cpp_standalone runs of one protocol give the same traces."""
     traces = {}
     for target in ("numpy", "cython", "cpp_standalone"):
-        protocol = load_protocol("smoke_passive", [f"target={target}", "duration=100 ms", "analysis=[]"])
+        protocol = load_protocol(
+            "smoke_passive", [f"target={target}", "duration=100 ms", "analysis=[]"]
+        )
         ds = run_protocol(protocol, tmp_path / target, progress=False).dataset
         assert ds.attrs["target"] == target
         traces[target] = ds.cell_v_s.values

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import brian2
+import numpy as np
 import xarray as xr
+from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError
-from neurosim.units import parse_quantity
+from neurosim.units import parse_quantity, parse_unit
 
 __all__ = ["MEASUREMENTS", "Measurement", "measurement", "run_measurements"]
 
@@ -99,3 +101,175 @@ def _default_record(ds: xr.Dataset, spec: dict[str, Any], where: str) -> str:
     if len(records) != 1:
         raise NeurosimError(f"{where}: say which record to measure (key 'record')")
     return records[0]
+
+
+def _spikes(ds: xr.Dataset, record: str, where: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Spike times (s), neuron indices and population size of a record."""
+    key = f"{record}_spike_time"
+    if key not in ds:
+        raise NeurosimError(f"{where}: no spikes recorded as {record!r} (set spikes: true)")
+    times = ds[key]
+    return times.values, ds[f"{record}_spike_neuron"].values, int(times.attrs["population_size"])
+
+
+def _neuron_coord(ds: xr.Dataset, record: str, size: int) -> tuple[str, np.ndarray]:
+    """The neuron dimension of a record: its recorded neurons, or all of them."""
+    dim = f"{record}_neuron"
+    return dim, (ds[dim].values if dim in ds.coords else np.arange(size))
+
+
+def _bounds(ds: xr.Dataset, spec: dict[str, Any], where: str, record: str) -> tuple[float, float]:
+    start = parse_quantity(spec.get("start", 0.0), f"{where}.start", brian2.second)
+    if "stop" in spec:
+        stop = parse_quantity(spec["stop"], f"{where}.stop", brian2.second)
+    else:
+        stop = float(ds.attrs.get("duration", np.nan))
+        if not np.isfinite(stop):
+            raise NeurosimError(f"{where}: missing required key 'stop'")
+    return float(start), float(stop)
+
+
+@measurement("spike_count", ("name", "record", "start", "stop"))
+def spike_count(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
+    """Number of spikes of each neuron in a window."""
+    record = _default_record(ds, spec, where)
+    times, neurons, size = _spikes(ds, record, where)
+    start, stop = _bounds(ds, spec, where, record)
+    inside = (times >= start - 1e-12) & (times < stop - 1e-12)
+    counts = np.bincount(neurons[inside], minlength=size)
+    dim, index = _neuron_coord(ds, record, size)
+    attrs = {"units": "1", "measurement": "spike_count", "window": f"{start}..{stop} s"}
+    name = spec.get("name", f"spike_count_{record}")
+    return {name: xr.DataArray(counts[index], dims=(dim,), coords={dim: index}, attrs=attrs)}
+
+
+@measurement("firing_rate", ("name", "record", "start", "stop"))
+def firing_rate(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
+    """Mean firing rate of each neuron in a window (spikes / window length)."""
+    record = _default_record(ds, spec, where)
+    start, stop = _bounds(ds, spec, where, record)
+    counts = next(iter(spike_count(ds, {**spec, "record": record}, where).values()))
+    rate = counts.astype(float) / (stop - start)
+    rate.attrs = {"units": "hertz", "measurement": "firing_rate", "window": f"{start}..{stop} s"}
+    return {spec.get("name", f"firing_rate_{record}"): rate}
+
+
+@measurement("fi_curve", ("name", "record", "current", "start", "stop"))
+def fi_curve(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
+    """Firing rate against injected current (the recorded ``current`` variable)."""
+    record = _default_record(ds, spec, where)
+    if "current" not in spec:
+        raise NeurosimError(f"{where}: missing required key 'current'")
+    current = window(trace(ds, {"record": record, "variable": spec["current"]}, where), spec, where)
+    name = spec.get("name", f"fi_{record}")
+    rate = next(iter(firing_rate(ds, {**spec, "record": record}, where).values()))
+    rate = rate.sel({rate.dims[0]: current[current.dims[1]].values})
+    mean_current = current.mean(current.dims[0])
+    mean_current.attrs = {"units": current.attrs["units"], "measurement": "fi_curve"}
+    rate.attrs["measurement"] = "fi_curve"
+    return {f"{name}_rate": rate, f"{name}_current": mean_current}
+
+
+@measurement("passive_response", ("name", "record", "variable", "current", "onset", "stop"))
+def passive_response(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
+    """Input resistance and membrane time constant from a small current step.
+
+    The resistance is the steady-state voltage change (mean over the last 10 %
+    of the step) over the current change. The time constant is fitted to the
+    charging curve where 5 % to 50 % of the final change remains, i.e. after
+    fast redistribution between compartments, where the slowest mode governs:
+    ``log(1 - dv(t)/dv_ss) = -(t - onset)/tau``.
+    """
+    record = _default_record(ds, spec, where)
+    for key in ("variable", "current", "onset", "stop"):
+        if key not in spec:
+            raise NeurosimError(f"{where}: missing required key {key!r}")
+    onset = float(parse_quantity(spec["onset"], f"{where}.onset", brian2.second))
+    stop = float(parse_quantity(spec["stop"], f"{where}.stop", brian2.second))
+    v = trace(ds, {"record": record, "variable": spec["variable"]}, where)
+    i = trace(ds, {"record": record, "variable": spec["current"]}, where)
+    t = v[v.dims[0]].values
+    before = (t < onset - 1e-12) & (t >= onset - 0.1 * (stop - onset))
+    late = (t >= stop - 0.1 * (stop - onset) - 1e-12) & (t < stop - 1e-12)
+    if not before.any() or not late.any():
+        raise NeurosimError(
+            f"{where}: the recording does not cover the step and the time before it"
+        )
+    dv = v.values[late].mean(0) - v.values[before].mean(0)
+    di = i.values[late].mean(0) - i.values[before].mean(0)
+    taus = []
+    charging = (t >= onset - 1e-12) & (t < stop - 1e-12)
+    for k in range(v.shape[1]):
+        remaining = 1 - (v.values[charging, k] - v.values[before, k].mean()) / dv[k]
+        use = (remaining > 0.05) & (remaining < 0.5)
+        if use.sum() < 3:
+            raise NeurosimError(f"{where}: too few samples to fit the time constant (record finer)")
+        slope = np.polyfit(t[charging][use] - onset, np.log(remaining[use]), 1)[0]
+        taus.append(-1.0 / slope)
+    dims = (v.dims[1],)
+    coords = {v.dims[1]: v[v.dims[1]].values}
+    name = spec.get("name", f"passive_{record}")
+    meta = {"measurement": "passive_response", "variable": spec["variable"]}
+    return {
+        f"{name}_input_resistance": xr.DataArray(
+            dv / di, dims=dims, coords=coords, attrs={"units": "ohm", **meta}
+        ),
+        f"{name}_tau": xr.DataArray(
+            np.array(taus), dims=dims, coords=coords, attrs={"units": "second", **meta}
+        ),
+    }
+
+
+@measurement("voltage_transfer", ("name", "record", "source", "target", "start", "stop"))
+def voltage_transfer(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
+    """Steady-state voltage transfer ``(v_target - v_rest) / (v_source - v_rest)``.
+
+    ``v_rest`` is each variable's first recorded value (the cell at rest
+    before the stimulus); the steady state is the mean over the window.
+    """
+    record = _default_record(ds, spec, where)
+    for key in ("source", "target"):
+        if key not in spec:
+            raise NeurosimError(f"{where}: missing required key {key!r}")
+    out = []
+    for key in ("source", "target"):
+        da = trace(ds, {"record": record, "variable": spec[key]}, where)
+        out.append(window(da, spec, where).mean(da.dims[0]) - da.isel({da.dims[0]: 0}))
+    ratio = out[1] / out[0]
+    ratio.attrs = {
+        "units": "1",
+        "measurement": "voltage_transfer",
+        "source": spec["source"],
+        "target": spec["target"],
+    }
+    return {spec.get("name", f"transfer_{spec['source']}_to_{spec['target']}"): ratio}
+
+
+@measurement("plateau", ("name", "record", "variable", "threshold", "start", "stop"))
+def plateau(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
+    """Longest continuous time a variable stays above ``threshold``, per neuron."""
+    record = _default_record(ds, spec, where)
+    if "threshold" not in spec:
+        raise NeurosimError(f"{where}: missing required key 'threshold'")
+    da = window(trace(ds, {"record": record, **spec}, where), spec, where)
+    unit = brian2.Quantity(1.0, dim=_dimension(da.attrs["units"], where))
+    level = float(parse_quantity(spec["threshold"], f"{where}.threshold", unit) / unit)
+    t = da[da.dims[0]].values
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    longest = []
+    for k in range(da.shape[1]):
+        above = np.concatenate(([0], (da.values[:, k] > level).astype(np.int8), [0]))
+        edges = np.flatnonzero(np.diff(above))
+        runs = edges[1::2] - edges[::2]
+        longest.append(runs.max() * step if runs.size else 0.0)
+    out = xr.DataArray(
+        np.array(longest),
+        dims=(da.dims[1],),
+        coords={da.dims[1]: da[da.dims[1]]},
+        attrs={"units": "second", "measurement": "plateau", "threshold": str(spec["threshold"])},
+    )
+    return {spec.get("name", f"plateau_{record}_{spec['variable']}"): out}
+
+
+def _dimension(units: str, where: str):
+    return getattr(parse_unit(units, where) if units != "1" else 1.0, "dim", DIMENSIONLESS)
