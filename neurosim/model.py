@@ -442,8 +442,10 @@ def _check_units(model: NeuronModel) -> None:
 
     with _Quiet():
         group = model.neuron_group(1)
-        # A group never added to a network makes Brian2 warn when it is freed.
-        brian2.Network(group)
+        # This group only checks units and is never run; marking it as owned by
+        # a network stops Brian2 warning about an unused object when it is freed.
+        for obj in (group, *group.contained_objects):
+            obj._network = 0
         namespace = {p.name: p.value for p in model.parameters.values()}
         try:
             group.equations.check_units(group, run_namespace=namespace)
