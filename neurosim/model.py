@@ -23,7 +23,7 @@ from brian2 import Equations, NeuronGroup, Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension
 
 from neurosim.errors import NeurosimError
-from neurosim.schema import check_keys, expect, read_yaml
+from neurosim.schema import check_keys, describe_files, expect, find_file, read_yaml
 from neurosim.units import (
     check_expression,
     check_statements,
@@ -487,21 +487,9 @@ class _Quiet:
 
 def find_model(name: str | Path) -> Path:
     """Resolve a model name (``"lif"``) or path to the model file's path."""
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return path
-    return MODELS_DIR / f"{name}.yaml"
+    return find_file(name, MODELS_DIR)
 
 
 def list_models(directory: Path = MODELS_DIR) -> list[tuple[str, str]]:
     """Return ``(name, description)`` of every model file in ``directory``."""
-    import yaml
-
-    out = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text())
-            out.append((path.stem, str(data.get("description", ""))))
-        except (yaml.YAMLError, AttributeError):
-            out.append((path.stem, "(unreadable)"))
-    return out
+    return describe_files(directory)

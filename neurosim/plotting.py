@@ -44,7 +44,15 @@ def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
             da.attrs.get("units", ""), (1.0, da.attrs.get("units", "1"))
         )
         t = da[da.dims[0]].values * 1e3
-        ax.plot(t, da.values * factor, lw=1)
+        lines = ax.plot(t, da.values * factor, lw=1)
+        if 1 < len(lines) <= 10:
+            ax.legend(
+                lines,
+                [f"neuron {k}" for k in da[da.dims[1]].values],
+                fontsize=7,
+                frameon=False,
+                loc="upper left",
+            )
         comp = da.attrs.get("compartment")
         ax.set_ylabel(f"{da.attrs.get('variable', var)} ({label})" + (f"\n{comp}" if comp else ""))
     axes[-1, 0].set_xlabel("time (ms)")

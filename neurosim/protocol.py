@@ -21,7 +21,7 @@ from brian2 import Quantity
 
 from neurosim.errors import NeurosimError
 from neurosim.model import NeuronModel, find_model, load_model
-from neurosim.schema import check_keys, expect, read_yaml
+from neurosim.schema import check_keys, describe_files, expect, find_file, read_yaml
 from neurosim.units import parse_quantity
 
 __all__ = [
@@ -133,22 +133,13 @@ class Protocol:
 
 
 def find_protocol(name: str | Path) -> Path:
-    """Resolve a protocol name (``"smoke_passive"``) or path to a file path."""
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return path
-    return PROTOCOLS_DIR / f"{name}.yaml"
+    """Resolve a protocol name (``"smoke_passive"``) or path to the protocol file's path."""
+    return find_file(name, PROTOCOLS_DIR)
 
 
 def list_protocols(directory: Path = PROTOCOLS_DIR) -> list[tuple[str, str]]:
     """Return ``(name, description)`` of every protocol file in ``directory``."""
-    out = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            out.append((path.stem, str(yaml.safe_load(path.read_text()).get("description", ""))))
-        except (yaml.YAMLError, AttributeError):
-            out.append((path.stem, "(unreadable)"))
-    return out
+    return describe_files(directory)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], where: str) -> dict[str, Any]:

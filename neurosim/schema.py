@@ -16,7 +16,7 @@ import yaml
 
 from neurosim.errors import NeurosimError
 
-__all__ = ["check_keys", "expect", "read_yaml"]
+__all__ = ["check_keys", "describe_files", "expect", "find_file", "read_yaml"]
 
 
 def read_yaml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:
@@ -90,3 +90,22 @@ def expect(value: Any, types: type | tuple[type, ...], where: str, what: str) ->
     if not isinstance(value, types):
         raise NeurosimError(f"{where}: expected {what}, got {value!r}")
     return value
+
+
+def find_file(name: str | Path, directory: Path) -> Path:
+    """Resolve a shipped file's name (``"lif"``) or a path to a path."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return directory / f"{name}.yaml"
+
+
+def describe_files(directory: Path) -> list[tuple[str, str]]:
+    """``(name, description)`` of every YAML file in ``directory`` (for ``neurosim list``)."""
+    out = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            out.append((path.stem, str(yaml.safe_load(path.read_text()).get("description", ""))))
+        except (yaml.YAMLError, AttributeError):
+            out.append((path.stem, "(unreadable)"))
+    return out

@@ -22,3 +22,17 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture
+def variant(tmp_path):
+    """Copy a shipped YAML file under tmp_path with one text replaced (a broken variant)."""
+
+    def _variant(source: Path, old: str, new: str) -> Path:
+        text = source.read_text()
+        assert old in text, old
+        path = tmp_path / source.name
+        path.write_text(text.replace(old, new))
+        return path
+
+    return _variant

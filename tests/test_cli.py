@@ -9,12 +9,7 @@ from neurosim.cli import main
 from neurosim.errors import NeurosimError
 from neurosim.protocol import PROTOCOLS_DIR
 
-SMOKE = (PROTOCOLS_DIR / "smoke_passive.yaml").read_text()
-
-
-def variant(write, old, new):
-    assert old in SMOKE, old
-    return write("proto.yaml", SMOKE.replace(old, new))
+SMOKE = PROTOCOLS_DIR / "smoke_passive.yaml"
 
 
 @pytest.mark.parametrize(
@@ -47,8 +42,8 @@ def variant(write, old, new):
         ),
     ],
 )
-def test_bad_protocols_exit_2_with_one_line(write, capsys, old, new, message):
-    path = variant(write, old, new)
+def test_bad_protocols_exit_2_with_one_line(variant, capsys, old, new, message):
+    path = variant(SMOKE, old, new)
     assert main(["run", str(path), "--out", str(path.parent / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err

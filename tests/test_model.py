@@ -6,12 +6,7 @@ from brian2 import mV, nS
 from neurosim.errors import NeurosimError
 from neurosim.model import MODELS_DIR, list_models, load_model
 
-GOOD = (MODELS_DIR / "passive_pyramidal.yaml").read_text()
-
-
-def variant(write, old, new, name="passive_pyramidal.yaml"):
-    assert old in GOOD, old
-    return write(name, GOOD.replace(old, new))
+GOOD = MODELS_DIR / "passive_pyramidal.yaml"
 
 
 @pytest.mark.parametrize("name", [name for name, _ in list_models()])
@@ -76,21 +71,21 @@ def test_wrong_length_and_unit_overrides():
         ("  v_s: -70 mV", "  v_s: -70 nS", "initial.v_s"),
     ],
 )
-def test_invalid_models_name_file_key_and_value(write, old, new, message):
-    path = variant(write, old, new)
+def test_invalid_models_name_file_key_and_value(variant, old, new, message):
+    path = variant(GOOD, old, new)
     with pytest.raises(NeurosimError, match=message) as info:
         load_model(path)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
 
 
-def test_missing_and_malformed_files(write, tmp_path):
+def test_missing_and_malformed_files(write, variant, tmp_path):
     with pytest.raises(NeurosimError, match="model file not found"):
         load_model(tmp_path / "nope.yaml")
     with pytest.raises(NeurosimError, match=r"malformed YAML at line \d+, column \d+"):
         load_model(write("bad.yaml", "name: bad\ncompartments: [a, \n"))
     with pytest.raises(NeurosimError, match="missing required key 'citation'"):
-        load_model(variant(write, "citation: >-", "notes: >-"))
+        load_model(variant(GOOD, "citation: >-", "notes: >-"))
 
 
 def test_model_quantities_carry_units():
