@@ -14,14 +14,15 @@ from neurosim.errors import NeurosimError
 from neurosim.recording import atomic_path
 from neurosim.units import DISPLAY_UNITS
 
-__all__ = ["PLOTS", "plot", "plot_fi_curve", "plot_raster", "plot_traces"]
+__all__ = ["PLOTS", "plot", "plot_fi_curve", "plot_raster", "plot_traces", "save_figure"]
 
 
 def _records(ds: xr.Dataset, suffix: str) -> list[str]:
     return sorted(str(d)[: -len(suffix)] for d in ds.dims if str(d).endswith(suffix))
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Save a figure atomically (format from the suffix) and close it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=path.suffix.lstrip("."))
     plt.close(fig)
@@ -58,7 +59,7 @@ def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
     axes[-1, 0].set_xlabel("time (ms)")
     fig.suptitle(ds.attrs.get("protocol_name", ""))
     fig.tight_layout()
-    return [_save(fig, Path(path))]
+    return [save_figure(fig, Path(path))]
 
 
 def plot_raster(ds: xr.Dataset, path: str | Path) -> list[Path]:
@@ -78,7 +79,7 @@ def plot_raster(ds: xr.Dataset, path: str | Path) -> list[Path]:
         ax.set_ylabel(f"{rec} neuron")
     axes[-1, 0].set_xlabel("time (ms)")
     fig.tight_layout()
-    return [_save(fig, Path(path))]
+    return [save_figure(fig, Path(path))]
 
 
 def plot_fi_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
@@ -99,7 +100,7 @@ def plot_fi_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     ax.set_ylabel("firing rate (Hz)")
     ax.legend(frameon=False)
     fig.tight_layout()
-    return [_save(fig, Path(path))]
+    return [save_figure(fig, Path(path))]
 
 
 #: Plot kinds by name.

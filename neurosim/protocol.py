@@ -211,7 +211,10 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     expect(data["description"], str, f"{where}: description", "a one-line string")
     seed = expect(data["seed"], int, f"{where}: seed", "an integer")
     kind = expect(data.get("kind", "simulation"), str, f"{where}: kind", "a protocol kind")
+    from neurosim.kinds import register_all
     from neurosim.runner import PROTOCOL_KINDS
+
+    register_all()
 
     if kind not in PROTOCOL_KINDS:
         raise NeurosimError(

@@ -1,0 +1,168 @@
+"""Feedback alignment in a linear network (Lillicrap, Cownden, Tweed & Akerman 2016).
+
+A two-layer linear network ``h = W1 x``, ``y = W2 h`` learns a target map
+``y* = T x`` online, one example per step, by stochastic gradient descent on
+``L = ||e||^2 / 2`` with the output error ``e = y* - y``:
+
+Output layer (all variants)
+    ``W2 += eta * e h^T``
+
+Hidden layer
+    ``W1 += eta * delta x^T`` with the hidden teaching signal
+
+    - backprop: ``delta = W2^T e`` (the gradient; needs the transpose of the
+      forward weights at the hidden layer),
+    - feedback alignment: ``delta = B e`` with a fixed random ``B`` (n_hidden x
+      n_output) that never learns,
+    - shallow: ``delta = 0`` (only the output layer learns).
+
+Both layers use the pre-update weights of the same example (``delta`` is
+computed before ``W2`` changes), so one step is exactly one SGD step of the
+chosen rule.
+
+Diagnostics of one step (the network records them every step):
+
+- normalised squared error ``||e||^2 / ||y*||^2``;
+- update angle: the angle between the hidden update actually applied,
+  ``eta delta x^T``, and the one backprop would apply, ``eta W2^T e x^T``.
+  Both are outer products with the same ``x``, so their Frobenius angle is the
+  angle between ``delta`` and ``W2^T e``; it is 0 for backprop and undefined
+  (NaN) for shallow learning, which applies no hidden update;
+- weight angle: the Frobenius angle between ``W2`` and ``B^T``; feedback
+  alignment drives it below 90 degrees ("the forward weights come to align
+  with the feedback weights").
+
+The Brian2 code strings below are what :mod:`neurosim.networks.linear_fa`
+runs: summed synaptic variables make the forward and the backward pass and
+synaptic ``run_regularly`` statements apply the updates, so a whole training
+run is one Brian2 ``run()``. :func:`init_state` and :func:`step` are the same
+rule in numpy, for checking what Brian2 applied.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "FEEDBACK_SYNAPSE_EQS",
+    "HIDDEN_SIGNAL",
+    "HIDDEN_SYNAPSE_EQS",
+    "HIDDEN_UPDATE_CODE",
+    "OUTPUT_UPDATE_CODE",
+    "VARIANTS",
+    "FAState",
+    "FAStep",
+    "init_state",
+    "step",
+]
+
+#: The variants of hidden-layer learning.
+VARIANTS = ("backprop", "feedback_alignment", "shallow")
+
+#: Input -> hidden synapses: forward weights W1 and the forward pass ``h = W1 x``.
+HIDDEN_SYNAPSE_EQS = """
+w : 1
+h_post = w * x_pre : 1 (summed)
+"""
+
+#: Hidden -> output synapses. Synapse (j -> k) holds ``W2[k, j]`` (``w``) and
+#: ``B[j, k]`` (``B``, constant: Brian2 refuses any statement that writes it),
+#: so the same object carries the forward pass ``y = W2 h`` to the output and
+#: both backward passes, ``B e`` and ``W2^T e``, to the hidden layer (summed
+#: variables that target the presynaptic group). ``wB`` and ``ww`` give the
+#: weight angle between ``W2`` and ``B^T``.
+FEEDBACK_SYNAPSE_EQS = """
+w : 1
+B : 1 (constant)
+y_post = w * h_pre : 1 (summed)
+delta_fa_pre = B * err_post : 1 (summed)
+delta_bp_pre = w * err_post : 1 (summed)
+wB_post = w * B : 1 (summed)
+ww_post = w * w : 1 (summed)
+"""
+
+#: The hidden teaching signal ``delta`` of each variant, as an expression of
+#: the hidden group's variables.
+HIDDEN_SIGNAL = {"backprop": "delta_bp", "feedback_alignment": "delta_fa", "shallow": "0.0"}
+
+#: Hidden-layer update, run by the input -> hidden synapses once per step.
+HIDDEN_UPDATE_CODE = "w += eta * delta_post * x_pre"
+
+#: Output-layer update, run by the hidden -> output synapses once per step.
+OUTPUT_UPDATE_CODE = "w += eta * err_post * h_pre"
+
+
+class FAState(NamedTuple):
+    """Weights of the linear network (numpy reference)."""
+
+    W1: np.ndarray
+    """Input -> hidden weights, (n_hidden, n_input)."""
+    W2: np.ndarray
+    """Hidden -> output weights, (n_output, n_hidden)."""
+    B: np.ndarray
+    """Fixed feedback weights, (n_hidden, n_output)."""
+
+
+class FAStep(NamedTuple):
+    """What one step computed (before the update)."""
+
+    error: np.ndarray
+    """Output error ``e = y* - y``, (n_output,)."""
+    delta: np.ndarray
+    """Hidden teaching signal actually applied, (n_hidden,)."""
+    delta_bp: np.ndarray
+    """Hidden teaching signal of backprop, ``W2^T e``, (n_hidden,)."""
+
+
+def init_state(
+    rng: np.random.Generator,
+    sizes: tuple[int, int, int],
+    weight_scale: float,
+    feedback_scale: float,
+) -> FAState:
+    """Draw initial forward weights ``U(-weight_scale, weight_scale)`` and ``B``.
+
+    ``B`` is drawn from ``U(-feedback_scale, feedback_scale)``. The draws are
+    made in the order W1, W2, B.
+    """
+    n_in, n_hid, n_out = sizes
+    W1 = rng.uniform(-weight_scale, weight_scale, (n_hid, n_in))
+    W2 = rng.uniform(-weight_scale, weight_scale, (n_out, n_hid))
+    B = rng.uniform(-feedback_scale, feedback_scale, (n_hid, n_out))
+    return FAState(W1, W2, B)
+
+
+def step(
+    state: FAState, x: np.ndarray, y_target: np.ndarray, *, variant: str, learning_rate: float
+) -> tuple[FAState, FAStep]:
+    """One online SGD step of ``variant`` on example ``(x, y_target)`` (numpy reference).
+
+    Parameters
+    ----------
+    state : FAState
+        Weights before the step.
+    x, y_target : numpy.ndarray
+        Input (n_input,) and target output (n_output,).
+    variant : {"backprop", "feedback_alignment", "shallow"}
+        How the error reaches the hidden layer.
+    learning_rate : float
+        ``eta`` of both layers.
+
+    Returns
+    -------
+    (FAState, FAStep)
+        The weights after the step and the signals it used.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant has to be one of {VARIANTS}, got {variant!r}")
+    W1, W2, B = state
+    h = W1 @ x
+    e = y_target - W2 @ h
+    delta_bp = W2.T @ e
+    delta = {"backprop": delta_bp, "feedback_alignment": B @ e, "shallow": np.zeros_like(h)}[
+        variant
+    ]
+    new = FAState(W1 + learning_rate * np.outer(delta, x), W2 + learning_rate * np.outer(e, h), B)
+    return new, FAStep(e, delta, delta_bp)

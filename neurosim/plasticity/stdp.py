@@ -1,0 +1,227 @@
+"""Spike-timing-dependent plasticity: pair-based and triplet rules (all-to-all traces).
+
+Both rules are additive and weight-independent; every spike interacts with all
+earlier spikes through exponentially decaying traces (the "all-to-all"
+interaction of Pfister & Gerstner 2006).
+
+Pair rule
+    Presynaptic trace ``r1`` (time constant ``tau_plus``), postsynaptic trace
+    ``o1`` (``tau_minus``); each spike first changes ``w`` with the other
+    side's trace, then increments its own trace by 1:
+
+    - presynaptic spike: ``w -= A2_minus o1``, ``r1 += 1``;
+    - postsynaptic spike: ``w += A2_plus r1``, ``o1 += 1``.
+
+    For one isolated pair with ``delta = t_post - t_pre`` the change is
+    ``A2_plus exp(-delta / tau_plus)`` if ``delta > 0`` and
+    ``-A2_minus exp(delta / tau_minus)`` if ``delta < 0`` (:func:`pair_window`).
+
+Triplet rule (Pfister & Gerstner 2006, J. Neurosci. 26:9673, eqs. 3-4)
+    Two more, slower traces, ``r2`` (``tau_x``, presynaptic) and ``o2``
+    (``tau_y``, postsynaptic), gate the pair terms:
+
+    - presynaptic spike: ``w -= o1 (A2_minus + A3_minus r2)``, then
+      ``r1 += 1``, ``r2 += 1``;
+    - postsynaptic spike: ``w += r1 (A2_plus + A3_plus o2)``, then
+      ``o1 += 1``, ``o2 += 1``.
+
+    ``r2`` and ``o2`` are read before the spike's own increment (the paper's
+    ``t - epsilon``). Post-pre-post triplets add potentiation through ``o2``,
+    which is what makes pairing at high frequency potentiate even when post
+    precedes pre (Sjöström, Turrigiano & Nelson 2001).
+
+The traces are Brian2 ``event-driven`` variables, so they are integrated
+exactly between spikes; the simulation step only quantises spike times.
+Spikes that coincide are handled presynaptic first (Brian2 runs the ``pre``
+pathway before the ``post`` pathway), i.e. ``delta = 0`` counts as
+pre-before-post; :func:`reference_weight_change` uses the same convention.
+
+Parameter sets (:data:`PARAMETER_SETS`; all with ``tau_plus = 16.8 ms`` and
+``tau_minus = 33.7 ms``, the Bi & Poo 1998 window fits used by Pfister &
+Gerstner):
+
+``visual_cortex``
+    triplet rule, all-to-all, fit to Sjöström et al. 2001 (Pfister & Gerstner
+    2006, Table 4): ``tau_x = 101 ms``, ``tau_y = 125 ms``,
+    ``A2_plus = 5e-10``, ``A3_plus = 6.2e-3``, ``A2_minus = 7e-3``,
+    ``A3_minus = 2.3e-4``.
+``hippocampal``
+    triplet rule, all-to-all, fit to hippocampal culture data (Bi & Poo 1998,
+    Wang et al. 2005; Pfister & Gerstner 2006, Table 4): ``tau_x = 946 ms``,
+    ``tau_y = 27 ms``, ``A2_plus = 6.1e-3``, ``A3_plus = 6.7e-3``,
+    ``A2_minus = 1.6e-3``, ``A3_minus = 1.4e-3``.
+``pair_classic``
+    pair rule with the same time constants and amplitudes chosen here (not a
+    fit): ``A2_plus = 5e-3``, ``A2_minus = 3e-3``, so that the depression
+    lobe's area (``A2_minus tau_minus``) slightly exceeds the potentiation
+    lobe's, as in Song, Miller & Abbott 2000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from brian2 import Quantity, ms
+
+__all__ = [
+    "PAIR_RULE",
+    "PARAMETER_SETS",
+    "RULES",
+    "TRIPLET_RULE",
+    "STDPRule",
+    "pair_window",
+    "reference_weight_change",
+]
+
+
+@dataclass(frozen=True)
+class STDPRule:
+    """An STDP rule as Brian2 ``Synapses`` code."""
+
+    name: str
+    model: str
+    """Synapse equations: the weight ``w`` and the event-driven traces."""
+    on_pre: str
+    """Statements run at a presynaptic spike."""
+    on_post: str
+    """Statements run at a postsynaptic spike."""
+    parameters: tuple[str, ...]
+    """Names the code needs in its namespace."""
+
+
+PAIR_RULE = STDPRule(
+    name="pair",
+    model="""
+w : 1
+dr1/dt = -r1 / tau_plus : 1 (event-driven)
+do1/dt = -o1 / tau_minus : 1 (event-driven)
+""",
+    on_pre="w -= A2_minus * o1\nr1 += 1",
+    on_post="w += A2_plus * r1\no1 += 1",
+    parameters=("tau_plus", "tau_minus", "A2_plus", "A2_minus"),
+)
+
+TRIPLET_RULE = STDPRule(
+    name="triplet",
+    model="""
+w : 1
+dr1/dt = -r1 / tau_plus : 1 (event-driven)
+dr2/dt = -r2 / tau_x : 1 (event-driven)
+do1/dt = -o1 / tau_minus : 1 (event-driven)
+do2/dt = -o2 / tau_y : 1 (event-driven)
+""",
+    # the weight change reads r2 / o2 before this spike's own increment
+    on_pre="w -= o1 * (A2_minus + A3_minus * r2)\nr1 += 1\nr2 += 1",
+    on_post="w += r1 * (A2_plus + A3_plus * o2)\no1 += 1\no2 += 1",
+    parameters=(
+        "tau_plus",
+        "tau_minus",
+        "tau_x",
+        "tau_y",
+        "A2_plus",
+        "A2_minus",
+        "A3_plus",
+        "A3_minus",
+    ),
+)
+
+#: Rules by name.
+RULES = MappingProxyType({"pair": PAIR_RULE, "triplet": TRIPLET_RULE})
+
+_BI_POO = {"tau_plus": 16.8 * ms, "tau_minus": 33.7 * ms}
+
+#: Parameter sets by name: (rule name, parameters with units).
+PARAMETER_SETS: MappingProxyType[str, tuple[str, dict[str, Quantity | float]]] = MappingProxyType(
+    {
+        "visual_cortex": (
+            "triplet",
+            {
+                **_BI_POO,
+                "tau_x": 101 * ms,
+                "tau_y": 125 * ms,
+                "A2_plus": 5e-10,
+                "A3_plus": 6.2e-3,
+                "A2_minus": 7e-3,
+                "A3_minus": 2.3e-4,
+            },
+        ),
+        "hippocampal": (
+            "triplet",
+            {
+                **_BI_POO,
+                "tau_x": 946 * ms,
+                "tau_y": 27 * ms,
+                "A2_plus": 6.1e-3,
+                "A3_plus": 6.7e-3,
+                "A2_minus": 1.6e-3,
+                "A3_minus": 1.4e-3,
+            },
+        ),
+        "pair_classic": ("pair", {**_BI_POO, "A2_plus": 5e-3, "A2_minus": 3e-3}),
+    }
+)
+
+
+def pair_window(delay: Quantity, params: dict[str, Quantity | float]) -> np.ndarray:
+    """Weight change of one isolated pre/post pair under the pair terms.
+
+    ``delay = t_post - t_pre``; ``delay >= 0`` potentiates (pre first, the
+    simulator's order for coincident spikes).
+    """
+    d = np.asarray(delay / ms, float)
+    tau_p, tau_m = float(params["tau_plus"] / ms), float(params["tau_minus"] / ms)
+    return np.where(
+        d >= 0,
+        params["A2_plus"] * np.exp(-d / tau_p),
+        -params["A2_minus"] * np.exp(d / tau_m),
+    )
+
+
+def reference_weight_change(
+    pre: Quantity, post: Quantity, rule: str, params: dict[str, Quantity | float]
+) -> float:
+    """Total weight change of one synapse for given spike trains (numpy reference).
+
+    Processes the spikes in time order (presynaptic first at equal times)
+    with the exact exponential decay of the traces between events.
+
+    Parameters
+    ----------
+    pre, post : Quantity
+        Spike times.
+    rule : {"pair", "triplet"}
+        The pair rule ignores ``tau_x``, ``tau_y``, ``A3_plus``, ``A3_minus``.
+    params : dict
+        A parameter set (see :data:`PARAMETER_SETS`).
+    """
+    triplet = rule == "triplet"
+    tau = {
+        name: float(params[name] / ms) if name in params else np.inf
+        for name in ("tau_plus", "tau_x", "tau_minus", "tau_y")
+    }
+    a3_plus = params.get("A3_plus", 0.0) if triplet else 0.0
+    a3_minus = params.get("A3_minus", 0.0) if triplet else 0.0
+    events = sorted(
+        [(float(t / ms), 0) for t in np.atleast_1d(pre)]
+        + [(float(t / ms), 1) for t in np.atleast_1d(post)]
+    )
+    r1 = r2 = o1 = o2 = 0.0
+    w, last = 0.0, 0.0
+    for t, is_post in events:
+        elapsed = t - last
+        r1 *= np.exp(-elapsed / tau["tau_plus"])
+        r2 *= np.exp(-elapsed / tau["tau_x"])
+        o1 *= np.exp(-elapsed / tau["tau_minus"])
+        o2 *= np.exp(-elapsed / tau["tau_y"])
+        last = t
+        if is_post:
+            w += r1 * (params["A2_plus"] + a3_plus * o2)
+            o1 += 1.0
+            o2 += 1.0
+        else:
+            w -= o1 * (params["A2_minus"] + a3_minus * r2)
+            r1 += 1.0
+            r2 += 1.0
+    return w
