@@ -33,6 +33,7 @@ __all__ = [
     "brian2_target",
     "cache_dir",
     "protocol_kind",
+    "protocol_provenance",
     "run_protocol",
     "write_outputs",
 ]
@@ -341,18 +342,27 @@ def simulate(
             labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}
         )
     ds = xr.Dataset(arrays)
-    ds.attrs = provenance(
+    ds.attrs = protocol_provenance(protocol, started, duration=float(protocol.duration))
+    ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
+    return write_outputs(protocol, ds, out_dir)
+
+
+def protocol_provenance(protocol: Protocol, started: str, **fields) -> dict:
+    """Provenance attributes of a protocol's recording (ends now).
+
+    The effective protocol text, its name, seed, target and ``--set``
+    overrides, the start and end time, plus ``fields`` of the protocol kind.
+    """
+    return provenance(
         protocol=protocol.text,
         protocol_name=protocol.name,
         seed=protocol.seed,
         target=protocol.target,
-        duration=float(protocol.duration),
         start_time=started,
         end_time=now(),
         overrides="; ".join(protocol.overrides),
+        **fields,
     )
-    ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
-    return write_outputs(protocol, ds, out_dir)
 
 
 def write_outputs(protocol: Protocol, ds: xr.Dataset, out_dir: Path) -> RunResult:

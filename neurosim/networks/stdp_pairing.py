@@ -37,8 +37,14 @@ from neurosim.errors import NeurosimError
 from neurosim.plasticity.stdp import PARAMETER_SETS, RULES
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
-from neurosim.recording import now, provenance
-from neurosim.runner import RunResult, brian2_target, protocol_kind, write_outputs
+from neurosim.recording import now
+from neurosim.runner import (
+    RunResult,
+    brian2_target,
+    protocol_kind,
+    protocol_provenance,
+    write_outputs,
+)
 from neurosim.schema import check_keys, expect
 from neurosim.units import format_quantity, parse_quantity
 
@@ -212,18 +218,13 @@ def run_stdp_pairing(
     ds = run_pairing(
         rule, params, delays, frequencies, pairings, protocol.dt, protocol.target, protocol.seed
     )
-    ds.attrs = provenance(
-        protocol=protocol.text,
-        protocol_name=protocol.name,
-        seed=protocol.seed,
-        target=protocol.target,
+    ds.attrs = protocol_provenance(
+        protocol,
+        started,
         dt=float(protocol.dt),
         rule=rule,
         parameter_set=spec["parameters"],
         parameters="; ".join(f"{k} = {format_quantity(v)}" for k, v in params.items()),
-        start_time=started,
-        end_time=now(),
-        overrides="; ".join(protocol.overrides),
     )
     result = write_outputs(protocol, ds, out_dir)
     wc = ds["weight_change"]
