@@ -4,14 +4,26 @@ The linear task of Lillicrap et al. (2016): a network ``y = W2 W1 x`` learns a
 random linear map ``y* = T x`` from inputs ``x ~ N(0, I)``, one example per
 simulation step. The rules are in :mod:`neurosim.plasticity.feedback_alignment`.
 
+The teaching signal is a noisy observation of the target, ``y* + sigma eta``
+with ``eta ~ N(0, I)`` drawn per step and output unit (``sigma`` =
+``FAConfig.target_noise``), as in a regression task with measurement noise.
+Without it both backprop and feedback alignment converge exponentially to
+rounding level and their final errors cannot be compared; with it online SGD
+at a fixed learning rate settles on an error floor set by the noise. The noise
+is drawn from the run's seeded generator (:func:`make_task`), so every variant
+of one seed sees the same noise, and read from a ``TimedArray`` like the
+inputs, so it is the same on every Brian2 target.
+
 Brian2 layout (dimensionless rate units; one step of ``STEP`` = one example):
 
 ``start``
-    the input group reads its row of a ``TimedArray`` (``x = inputs(t, i)``).
+    the input group reads its row of a ``TimedArray`` (``x = inputs(t, i)``),
+    the output group its observation noise (``noise = fa_noise(t, i)``).
 ``groups``, in this order (explicit ``order`` of the summed-variable updaters)
     0. ``h = W1 x`` (input -> hidden synapses) and ``y* = T x`` (fixed
        "teacher" synapses from the input to the output group);
-    1. ``y = W2 h``; the output group's ``e = y* - y`` is a subexpression;
+    1. ``y = W2 h``; the output group's teaching error ``e = y* + noise - y``
+       and noise-free error ``y* - y`` are subexpressions;
     2. backward passes ``B e`` and ``W2^T e`` into the hidden group, and the
        sums ``W2 . B^T``, ``||W2||^2`` for the weight angle;
     3. squared norms and dot products summed into a one-neuron monitor group;
@@ -25,25 +37,32 @@ So every recorded value at step ``n`` describes example ``n`` before its own
 update. Definitions of the recorded variables:
 
 ``error``
-    ``<||e||^2> / <||y*||^2>``, both running means over the last
-    ``average_steps`` examples (exponential window after the first
-    ``average_steps`` steps, an exact mean before): the normalised squared
-    error of the paper, smoothed.
+    ``<||y* - y||^2> / <||y*||^2>`` against the noise-free target ``y* = T x``,
+    both running means over the last ``average_steps`` examples (exponential
+    window after the first ``average_steps`` steps, an exact mean before): the
+    normalised squared error of the paper, smoothed. Measured without the
+    noise so that its floor shows how well ``W2 W1`` matches ``T``, not the
+    noise variance.
 ``error_example``
-    ``||e||^2 / ||y*||^2`` of the example itself.
+    ``||y* - y||^2 / ||y*||^2`` of the example itself (noise-free, like ``error``).
 ``update_angle_example``, ``update_angle``
     angle between the applied hidden update and backprop's (see the rules
-    module), per example and as a running mean like ``error``; NaN for shallow.
+    module; both computed from the noisy teaching error, the one the network
+    learns from), per example and as a running mean like ``error``; NaN for
+    shallow.
 ``weight_angle``
     angle between ``W2`` and ``B^T``.
 
 Defaults (chosen here, not taken from the paper, whose exact values are not
 reproduced): ``T ~ U(-1, 1)``, forward weights ``U(-0.1, 0.1)``, ``B ~ U(-0.5,
-0.5)``, learning rate 0.005 for both layers. With ``||x||^2 ~ 30`` a larger
-rate makes online SGD unstable; with this one backprop and feedback
-alignment reach a normalised error below 1e-2 within about 1000 examples,
-while shallow learning (fixed random ``W1``) learns slowly and cannot go below
-the part of ``T`` outside the 20-dimensional row space of ``W1`` (about 1/3).
+0.5)``, learning rate 0.005 for both layers, target noise ``sigma = 0.1``
+(against a target standard deviation of about 3 per output unit). With
+``||x||^2 ~ 30`` a larger rate makes online SGD unstable; with this one
+backprop and feedback alignment reach a normalised error below 1e-2 within
+about 1000 examples and their noise floor (about 4e-4 and 3e-4) within about
+1500, while shallow learning (fixed random ``W1``) learns slowly and cannot go
+below the part of ``T`` outside the 20-dimensional row space of ``W1`` (about
+1/3). ``target_noise = 0`` gives the noiseless task.
 """
 
 from __future__ import annotations
@@ -71,8 +90,14 @@ from neurosim.plasticity.feedback_alignment import (
 )
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
-from neurosim.recording import now, provenance
-from neurosim.runner import RunResult, brian2_target, protocol_kind, write_outputs
+from neurosim.recording import now
+from neurosim.runner import (
+    RunResult,
+    brian2_target,
+    protocol_kind,
+    protocol_provenance,
+    write_outputs,
+)
 from neurosim.schema import check_keys, expect
 from neurosim.units import parse_quantity
 
@@ -107,10 +132,13 @@ delta_bp : 1
 delta = {signal} : 1
 """
 
+# ``err`` (noisy) is what the rules learn from; ``err_clean`` is what is recorded.
 _OUTPUT_EQS = """
 y : 1
 y_target : 1
-err = y_target - y : 1
+noise : 1
+err = y_target + noise - y : 1
+err_clean = y_target - y : 1
 wB : 1
 ww : 1
 """
@@ -164,10 +192,14 @@ class FAConfig:
     """Feedback weights B are drawn from U(-feedback_scale, feedback_scale)."""
     target_scale: float = 1.0
     """Entries of the target map T are drawn from U(-target_scale, target_scale)."""
+    target_noise: float = 0.1
+    """Standard deviation ``sigma`` of the Gaussian noise added to every target
+    the network learns from (0: noiseless); the recorded error is still measured
+    against the noise-free target."""
     average_steps: int = 100
     """Window of the running means ``error`` and ``update_angle``."""
     seed: int = 0
-    """Seed of T, the initial weights, B and the inputs."""
+    """Seed of T, the initial weights, B, the inputs and the target noise."""
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -178,11 +210,13 @@ class FAConfig:
             raise NeurosimError(
                 f"steps and average_steps have to be >= 1, got {self.steps}, {self.average_steps}"
             )
+        if not self.target_noise >= 0:  # also rejects NaN
+            raise NeurosimError(f"target_noise has to be >= 0, got {self.target_noise}")
 
 
 @dataclass(frozen=True)
 class Task:
-    """The target map, the initial weights and the inputs of one run."""
+    """The target map, the initial weights, the inputs and the target noise of one run."""
 
     T: np.ndarray
     """Target map, (n_output, n_input)."""
@@ -190,25 +224,45 @@ class Task:
     """Initial weights W1, W2 and the feedback weights B."""
     inputs: np.ndarray
     """One input per step, (steps, n_input)."""
+    noise: np.ndarray
+    """Observation noise ``sigma eta`` added to each target, (steps, n_output)."""
 
     @property
     def targets(self) -> np.ndarray:
-        """``y* = T x`` for every step, (steps, n_output)."""
+        """Noise-free targets ``y* = T x`` for every step, (steps, n_output)."""
         return self.inputs @ self.T.T
+
+    @property
+    def observed_targets(self) -> np.ndarray:
+        """Targets the network learns from, ``y* + noise``, (steps, n_output)."""
+        return self.targets + self.noise
 
 
 def make_task(config: FAConfig) -> Task:
-    """Draw T, the initial weights, B and the inputs from ``config.seed``.
+    """Draw T, the initial weights, B, the inputs and the noise from ``config.seed``.
 
     The variants of one seed share all of them, so their curves differ only
     by the learning rule.
+
+    Parameters
+    ----------
+    config : FAConfig
+        Sizes, scales, step count, target noise and seed.
+
+    Returns
+    -------
+    Task
+        ``noise`` is ``config.target_noise`` times standard normal draws.
     """
     rng = np.random.default_rng(config.seed)
     n_in, _, n_out = config.sizes
     T = rng.uniform(-config.target_scale, config.target_scale, (n_out, n_in))
     state = init_state(rng, config.sizes, config.weight_scale, config.feedback_scale)
     inputs = rng.standard_normal((config.steps, n_in))
-    return Task(T, state, inputs)
+    # Drawn last (and even for target_noise = 0), so that T, the weights and
+    # the inputs of a seed are those of the noiseless task.
+    noise = config.target_noise * rng.standard_normal((config.steps, n_out))
+    return Task(T, state, inputs, noise)
 
 
 def _all_to_all(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
@@ -228,21 +282,24 @@ def train(config: FAConfig, target: str = "numpy", task: Task | None = None) -> 
     target : {"numpy", "cython", "cpp_standalone"}
         Brian2 code-generation target.
     task : Task, optional
-        Target map, initial weights and inputs (default :func:`make_task`).
+        Target map, initial weights, inputs and target noise (default
+        :func:`make_task`).
 
     Returns
     -------
     xarray.Dataset
-        The variables of ``_RECORDED`` along ``step``, and the final weights
+        The variables of ``_RECORDED`` along ``step`` (``error`` and
+        ``error_example`` against the noise-free target), and the final weights
         ``hidden_weights`` (W1), ``output_weights`` (W2) and
         ``feedback_weights`` (B, read back from the simulation).
     """
     task = task if task is not None else make_task(config)
     n_in, n_hid, n_out = config.sizes
-    if task.inputs.shape != (config.steps, n_in):
-        raise NeurosimError(
-            f"task inputs have shape {task.inputs.shape}, expected {(config.steps, n_in)}"
-        )
+    for name, shape in (("inputs", (config.steps, n_in)), ("noise", (config.steps, n_out))):
+        if getattr(task, name).shape != shape:
+            raise NeurosimError(
+                f"task {name} have shape {getattr(task, name).shape}, expected {shape}"
+            )
     key = f"linear_fa:{config.variant}:{config.sizes}:{config.steps}"
     with brian2_target(target, key, config.seed):
         objects, handles = _build(config, task)
@@ -294,6 +351,11 @@ def _build(config: FAConfig, task: Task):
         n_hid, _HIDDEN_EQS.format(signal=HIDDEN_SIGNAL[config.variant]), dt=STEP, name="fa_hidden"
     )
     out = b2.NeuronGroup(n_out, _OUTPUT_EQS, dt=STEP, name="fa_output")
+    # Precomputed like the inputs rather than drawn with Brian2's randn(), so
+    # that it is the same for every variant and every target (and numpy can
+    # replay it).
+    out.run_regularly("noise = fa_noise(t, i)", when="start", name="fa_noise_rows")
+    out.namespace["fa_noise"] = b2.TimedArray(task.noise, dt=STEP, name="fa_noise")
     mon = b2.NeuronGroup(
         1,
         _MONITOR_EQS,
@@ -337,7 +399,7 @@ def _build(config: FAConfig, task: Task):
     to_monitor = b2.Synapses(
         out,
         mon,
-        "e2_post = err_pre**2 : 1 (summed)\n"
+        "e2_post = err_clean_pre**2 : 1 (summed)\n"
         "y2_post = y_target_pre**2 : 1 (summed)\n"
         "wB_post = wB_pre : 1 (summed)\n"
         "ww_post = ww_pre : 1 (summed)",
@@ -393,7 +455,14 @@ def config_from_protocol(protocol: Protocol) -> FAConfig:
         protocol.data.get("training"),
         where,
         ("variant", "steps", "learning_rate"),
-        ("sizes", "weight_scale", "feedback_scale", "target_scale", "average_steps"),
+        (
+            "sizes",
+            "weight_scale",
+            "feedback_scale",
+            "target_scale",
+            "target_noise",
+            "average_steps",
+        ),
     )
     variant = spec["variant"]
     if variant not in VARIANTS:
@@ -411,6 +480,15 @@ def config_from_protocol(protocol: Protocol) -> FAConfig:
             values[name] = parse_quantity(spec[name], f"{where}.{name}", DIMENSIONLESS)
             if values[name] <= 0:
                 raise NeurosimError(f"{where}.{name}: has to be > 0, got {spec[name]!r}")
+    if "target_noise" in spec:
+        # 0 is allowed: the noiseless task
+        values["target_noise"] = parse_quantity(
+            spec["target_noise"], f"{where}.target_noise", DIMENSIONLESS
+        )
+        if not values["target_noise"] >= 0:
+            raise NeurosimError(
+                f"{where}.target_noise: has to be >= 0, got {spec['target_noise']!r}"
+            )
     if "sizes" in spec:
         sizes = expect(
             spec["sizes"], list, f"{where}.sizes", "a list [n_input, n_hidden, n_output]"
@@ -438,14 +516,9 @@ def run_feedback_alignment(
     config = config_from_protocol(protocol)
     started = now()
     ds = train(config, protocol.target)
-    ds.attrs = provenance(
-        protocol=protocol.text,
-        protocol_name=protocol.name,
-        seed=protocol.seed,
-        target=protocol.target,
-        start_time=started,
-        end_time=now(),
-        overrides="; ".join(protocol.overrides),
+    ds.attrs = protocol_provenance(
+        protocol,
+        started,
         config=repr(asdict(config)),
         config_hash=hashlib.sha1(repr(asdict(config)).encode()).hexdigest()[:12],
     )
@@ -453,7 +526,7 @@ def run_feedback_alignment(
     last = ds.isel(step=-1)
     result.summary.extend(
         [
-            f"variant = {config.variant}",
+            f"variant = {config.variant}, target noise = {config.target_noise:g}",
             f"final error = {float(last.error):.4g}",
             f"final update angle = {float(last.update_angle):.1f} degree",
             f"final weight angle = {float(last.weight_angle):.1f} degree",

@@ -2,7 +2,9 @@
 
 A two-layer linear network ``h = W1 x``, ``y = W2 h`` learns a target map
 ``y* = T x`` online, one example per step, by stochastic gradient descent on
-``L = ||e||^2 / 2`` with the output error ``e = y* - y``:
+``L = ||e||^2 / 2`` with the output error ``e = y* - y``. ``y*`` is the target
+the network is taught with; :mod:`neurosim.networks.linear_fa` makes it a noisy
+observation ``T x + sigma eta``, so ``e`` here is the noisy teaching error:
 
 Output layer (all variants)
     ``W2 += eta * e h^T``
@@ -22,7 +24,8 @@ chosen rule.
 
 Diagnostics of one step (the network records them every step):
 
-- normalised squared error ``||e||^2 / ||y*||^2``;
+- normalised squared error ``||y*_clean - y||^2 / ||y*_clean||^2``, measured
+  against the noise-free target (the network module records it);
 - update angle: the angle between the hidden update actually applied,
   ``eta delta x^T``, and the one backprop would apply, ``eta W2^T e x^T``.
   Both are outer products with the same ``x``, so their Frobenius angle is the
@@ -114,6 +117,9 @@ class FAStep(NamedTuple):
     """Hidden teaching signal actually applied, (n_hidden,)."""
     delta_bp: np.ndarray
     """Hidden teaching signal of backprop, ``W2^T e``, (n_hidden,)."""
+    output: np.ndarray
+    """Network output ``y = W2 W1 x``, (n_output,); with a noisy ``y_target``
+    the noise-free error is ``clean_target - output``."""
 
 
 def init_state(
@@ -144,7 +150,8 @@ def step(
     state : FAState
         Weights before the step.
     x, y_target : numpy.ndarray
-        Input (n_input,) and target output (n_output,).
+        Input (n_input,) and the target output the network learns from
+        (n_output,): with observation noise, the noisy one (``T x + noise``).
     variant : {"backprop", "feedback_alignment", "shallow"}
         How the error reaches the hidden layer.
     learning_rate : float
@@ -159,10 +166,11 @@ def step(
         raise ValueError(f"variant has to be one of {VARIANTS}, got {variant!r}")
     W1, W2, B = state
     h = W1 @ x
-    e = y_target - W2 @ h
+    y = W2 @ h
+    e = y_target - y
     delta_bp = W2.T @ e
     delta = {"backprop": delta_bp, "feedback_alignment": B @ e, "shallow": np.zeros_like(h)}[
         variant
     ]
     new = FAState(W1 + learning_rate * np.outer(delta, x), W2 + learning_rate * np.outer(e, h), B)
-    return new, FAStep(e, delta, delta_bp)
+    return new, FAStep(e, delta, delta_bp, y)
