@@ -21,8 +21,9 @@ $(STAMP): setup.cfg pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The main job: the segregated-dendrite network learning the shipped MNIST subset.
 demo: $(STAMP)
-	$(BIN)/neurosim run protocols/smoke_passive.yaml --out $(DEMO_OUT)
+	$(BIN)/neurosim run protocols/segregated_mnist_demo.yaml --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -12,6 +12,7 @@ __all__ = ["KIND_MODULES", "register_all"]
 
 #: Modules defining protocol kinds beyond ``simulation`` (in ``neurosim.runner``).
 KIND_MODULES = (
+    "neurosim.networks.segregated_protocol",
     "neurosim.networks.linear_fa",
     "neurosim.networks.stdp_pairing",
 )
