@@ -81,6 +81,8 @@ def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
     """
     brian2.seed(seed)
     if target == "cpp_standalone":
+        # Brian2's default `make -j` starts one compiler per source file at once
+        prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         folder = cache_dir() / "standalone" / hashlib.sha1(build_key.encode()).hexdigest()[:16]
         brian2.set_device(
             "cpp_standalone", directory=str(folder), build_on_run=True, with_output=False

@@ -467,6 +467,8 @@ def _configure_brian(target: str, cache_dir: Path) -> None:
         # One core: the per-step loops are short, threads would only add
         # synchronisation, and the machine is shared.
         prefs.devices.cpp_standalone.openmp_threads = 0
+        # Brian2's default `make -j` starts one compiler per source file at once
+        prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
     prefs.codegen.runtime.cython.cache_dir = str(cache_dir / "cython")
     prefs.codegen.runtime.cython.multiprocess_safe = True
 
