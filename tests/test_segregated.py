@@ -8,14 +8,14 @@ import pytest
 from neurosim.datasets import load_mnist_subset
 from neurosim.networks.segregated import (
     SegregatedConfig,
-    default_cache_dir,
     init_weights,
     run_epoch,
     train,
 )
 from neurosim.plasticity.segregated_dendrite import hidden_update, output_update
+from neurosim.runner import cache_dir
 
-CACHE = default_cache_dir()
+CACHE = cache_dir()
 SMALL = SegregatedConfig(hidden_sizes=(20,), seed=3)
 # cpp_standalone compiles a network in ~25 s and reuses the build for every
 # later epoch of the same shape (~0.5 s each); cython needs ~1 min per network

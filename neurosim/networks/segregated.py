@@ -57,7 +57,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +73,8 @@ from neurosim.plasticity.segregated_dendrite import (
     SYMMETRIC_LEARN_CODE,
     SYNAPSE_LEARN_CODE,
 )
+from neurosim.recording import atomic_path
+from neurosim.runner import cache_dir as runner_cache_dir
 
 __all__ = [
     "FORWARD",
@@ -84,7 +85,6 @@ __all__ = [
     "SegregatedConfig",
     "Weights",
     "brian_seed",
-    "default_cache_dir",
     "init_weights",
     "make_schedule",
     "run_epoch",
@@ -241,11 +241,6 @@ class Schedule(NamedTuple):
     """Steps before the idle padding."""
     inv_window: np.ndarray
     """1 / (integration window length) of the phase of each step (0 when idle)."""
-
-
-def default_cache_dir() -> Path:
-    """Cache root for Brian2 builds: ``$NEUROSIM_CACHE`` or ``~/.cache/neurosim``."""
-    return Path(os.environ.get("NEUROSIM_CACHE", Path.home() / ".cache" / "neurosim"))
 
 
 def brian_seed(seed: int, epoch: int) -> int:
@@ -1056,7 +1051,7 @@ def run_epoch(
     trace_window : (int, int)
         Steps ``[start, stop)`` of the epoch whose B, A, C are recorded.
     cache_dir : Path, optional
-        Cache root for Brian2 builds (default :func:`default_cache_dir`).
+        Cache root for Brian2 builds (default :func:`neurosim.runner.cache_dir`).
     rng : numpy.random.Generator, optional
         The epoch's generator; default ``default_rng([config.seed, epoch])``.
     profile : bool
@@ -1081,7 +1076,7 @@ def run_epoch(
         (``plateau_f``/``plateau_t`` are empty lists when
         ``record_neurons`` is 0.)
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else runner_cache_dir()
     _configure_brian(target, cache_dir)
     train_images = _as_pixels(train_images, "train_images")
     test_images = _as_pixels(test_images, "test_images")
@@ -1251,15 +1246,8 @@ def _save_checkpoint(
     for name, mats in zip(Weights._fields, weights, strict=True):
         for m, mat in enumerate(mats):
             arrays[f"{name}_{m}"] = mat
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _load_checkpoint(
