@@ -113,8 +113,9 @@ def curve(args: argparse.Namespace) -> None:
     """Quick-test errors every 1,000 examples on full MNIST, per seed."""
     data = _mnist(full=True)
     out = {}
+    rates = (args.rate,) * (len(args.hidden) + 1)
     for seed in args.seeds:
-        config = SegregatedConfig(hidden_sizes=tuple(args.hidden), seed=seed)
+        config = SegregatedConfig(hidden_sizes=tuple(args.hidden), learning_rates=rates, seed=seed)
         start = time.perf_counter()
         _, res = run_epoch(
             config,
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--target", default="cpp_standalone", choices=("cython", "cpp_standalone"))
     c.add_argument("--hidden", type=int, nargs="*", default=[500])
     c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    c.add_argument("--rate", type=float, default=0.21, help="learning rate of every layer")
     c.add_argument("--n-train", type=int, default=10_000)
     c.add_argument("--n-test", type=int, default=1000)
     c.add_argument("--output")

@@ -30,6 +30,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from neurosim.protocol import load_protocol
+
+    protocol = load_protocol(args.protocol, args.set)
+    if protocol.kind != "comparison":
+        raise NeurosimError(
+            f"{protocol.where('kind')}: neurosim compare needs a protocol of kind "
+            f"'comparison', got {protocol.kind!r} (use neurosim run)"
+        )
+    return _cmd_run(args)
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from neurosim.model import list_models
     from neurosim.protocol import list_protocols
@@ -40,6 +52,21 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name, description in items:
             print(f"  {name:<{width}}  {description}")
     return 0
+
+
+def _add_run_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("protocol", help="protocol file (protocols/*.yaml) or shipped protocol name")
+    cmd.add_argument("--out", type=Path, default=None, help="output folder (default results/NAME)")
+    cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a protocol setting, e.g. --set populations.cell.n=10 "
+        "(repeatable; values in YAML syntax)",
+    )
+    cmd.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,19 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a protocol file and write its recording and plots",
         description="Run a protocol (a file or a shipped protocol's name).",
     )
-    run.add_argument("protocol", help="protocol file (protocols/*.yaml) or shipped protocol name")
-    run.add_argument("--out", type=Path, default=None, help="output folder (default results/NAME)")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a protocol setting, e.g. --set populations.cell.n=10 "
-        "(repeatable; values in YAML syntax)",
-    )
-    run.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_arguments(run)
     run.set_defaults(func=_cmd_run)
+
+    compare = sub.add_parser(
+        "compare",
+        help="train the networks of a comparison protocol and write the report",
+        description="Train the segregated-dendrite network (Brian2) and torch MLPs "
+        "(backprop, FA, DFA, shallow) on the same data; write a table, curves and angles.",
+    )
+    _add_run_arguments(compare)
+    compare.set_defaults(func=_cmd_compare)
 
     lst = sub.add_parser(
         "list",

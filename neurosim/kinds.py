@@ -15,6 +15,7 @@ KIND_MODULES = (
     "neurosim.networks.segregated_protocol",
     "neurosim.networks.linear_fa",
     "neurosim.networks.stdp_pairing",
+    "neurosim.bridges.compare",
 )
 
 

@@ -68,6 +68,7 @@ import yaml
 from neurosim._version import __version__
 from neurosim.errors import NeurosimError
 from neurosim.plasticity.segregated_dendrite import (
+    BACKPROP_PROBE_CODE,
     HIDDEN_DELTA_CODE,
     OUTPUT_DELTA_CODE,
     SYMMETRIC_LEARN_CODE,
@@ -149,6 +150,9 @@ class SegregatedConfig:
     """Factor on the surviving feedback weights in the sparse variant."""
     symmetric_feedback: bool = False
     """Control: Y = W^T of the output layer, kept equal as W learns."""
+    angle_every: int = 0
+    """Record the backprop angle of the last hidden layer every this many
+    training examples (0: never; see :func:`neurosim.bridges.segregated.backprop_angles`)."""
     seed: int = 0
     """Base seed of weights, shuffles, phase lengths and spikes."""
 
@@ -196,6 +200,11 @@ class SegregatedConfig:
             not (self.symmetric_feedback and self.sparse_feedback),
             "symmetric_feedback",
             "False together with sparse_feedback (not implemented)",
+        )
+        need(
+            isinstance(self.angle_every, int) and self.angle_every >= 0,
+            "angle_every",
+            "an integer >= 0",
         )
         need(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0")
 
@@ -619,8 +628,13 @@ g_I = tgt - g_E
     return code + _STEP_SPIKE
 
 
-def _layer_end(hidden: bool) -> str:
-    """Phase-end code of a layer: window averages and the rule's ``delta``."""
+def _layer_end(hidden: bool, probe: bool = False) -> str:
+    """Phase-end code of a layer: window averages and the rule's ``delta``.
+
+    ``probe``: also keep the last target phase's ``delta`` (``delta_t``) and
+    clear the backprop error ``e_bp`` at forward-phase ends (the probe
+    monitor reads both just before, see _build).
+    """
     code = (
         _END_HEAD
         + """
@@ -640,6 +654,7 @@ psp_f = f_end * psp_sum * inv_n + (1 - f_end) * psp_f
 """
             + HIDDEN_DELTA_CODE
             + "C_sum = 0\nA_sum = 0\npsp_sum = 0\n"
+            + (_PROBE_END if probe else "")
         )
     return (
         code
@@ -648,6 +663,23 @@ psp_f = f_end * psp_sum * inv_n + (1 - f_end) * psp_f
         + "C_sum = 0\nphi_sum = 0\n"
     )
 
+
+_PROBE_END = """
+delta_t = t_end * delta + (1 - t_end) * delta_t
+e_bp = (1 - f_end) * e_bp
+"""
+
+_PROBE_EQS = """
+delta_t : 1
+e_bp : 1
+"""
+
+#: Forward-phase end of the example after every ``angle_every``-th one: the
+#: previous example's ``delta_t``, ``e_bp`` and ``C_f`` are still in place.
+_PROBE_EVENT = (
+    "end_ta(t) > 0 and phase_ta(t) < 0.5 and row_ta(t) > 0.5"
+    " and (int(row_ta(t) + 0.5) - 1) % angle_every == 0"
+)
 
 _EVENT_EQS = """
 hist : integer
@@ -718,6 +750,7 @@ class _Handles:
     hid_mons: list[Any]
     trace_mons: list[Any]
     inp: Any
+    probe_mon: Any = None
 
 
 def _c_rhs(equations: str) -> str:
@@ -791,7 +824,7 @@ def _build(
         name="inputs",
     )
     inp.run_regularly(_input_step(), when="groups", name="inputs_step")
-    inp.run_on_event("phase_end", _INPUT_END, when="after_thresholds", order=1)
+    inp.run_on_event("phase_end", _INPUT_END, when="after_thresholds", order=2)
     inp.state_updater.active = False  # no differential equations
     inp.resetter["spike"].active = False  # empty, but would still run every step
     objects: list[Any] = [inp]
@@ -809,11 +842,17 @@ def _build(
         p = config.p_hidden_factor / lam if hidden else config.p_final_factor / lam**2
         namespace = {**common, **params, "eta_P_k": config.learning_rates[m] * p * k}
         eqs = model["equations"] + _LAYER_EXTRA + (_HIDDEN_EXTRA if hidden else _OUTPUT_EXTRA)
+        probe = bool(config.angle_every) and m == n_hidden - 1
+        if probe:
+            eqs += _PROBE_EQS
         if m == 0:
             eqs += "".join(f"u{k} : 1\n" for k in range(mem + 1))
         events = {"expire": "ex > 0", "phase_end": _PHASE_END, "learn": _TARGET_END}
         if record_traces:
             events["trace"] = "t >= trace_t0 and t < trace_t1"
+        if probe:
+            events["probe"] = _PROBE_EVENT
+            namespace["angle_every"] = config.angle_every
         group = b2.NeuronGroup(
             size,
             eqs,
@@ -831,8 +870,9 @@ def _build(
         code = _layer_step(hidden, _c_rhs(model["equations"]), model["threshold"], ring)
         group.run_regularly(code, when="groups", name=f"layer{m}_step")
         # After the custom-event thresholders (slot "after_thresholds", order
-        # 0), before the monitors (order 2) and the synapses that read delta.
-        group.run_on_event("phase_end", _layer_end(hidden), when="after_thresholds", order=1)
+        # 0) and the probe monitor (1), before the monitors (3) and the
+        # synapses that read delta.
+        group.run_on_event("phase_end", _layer_end(hidden, probe), when="after_thresholds", order=2)
         group.b = weights.b[m]
         if hidden:
             group.c = weights.c[m]
@@ -887,10 +927,12 @@ def _build(
             on_pre = {"spikes": "u0_post += w", "learn": "w += delta_post * psp_f_pre"}
             on_event = {"spikes": "spike", "learn": "learn"}
         else:
+            # The probe's backprop error W_out^T delta_out uses w before its update.
+            probe = BACKPROP_PROBE_CODE if config.angle_every and m == n_hidden else ""
             on_pre = {
                 "spikes": "zb_post += w",
                 "expire": "yb_post += w",
-                "learn": SYNAPSE_LEARN_CODE + (SYMMETRIC_LEARN_CODE if symmetric else ""),
+                "learn": probe + SYNAPSE_LEARN_CODE + (SYMMETRIC_LEARN_CODE if symmetric else ""),
             }
             on_event = {"spikes": "spike", "expire": "expire", "learn": "learn"}
         on_post = None
@@ -945,7 +987,7 @@ def _build(
         "phase_end",
         variables=["C_avg", "phi_t"],
         when="after_thresholds",
-        order=2,
+        order=3,
         name="output_phase_ends",
     )
     objects.append(out_mon)
@@ -958,7 +1000,7 @@ def _build(
                 "learn",
                 variables=["alpha_f", "alpha_t"],
                 when="after_thresholds",
-                order=2,
+                order=3,
                 name=f"layer{m}_plateaus",
             )
             hid_mons.append(mon)
@@ -968,8 +1010,21 @@ def _build(
             mon = b2.EventMonitor(rec, "trace", variables=names, name=f"layer{m}_traces")
             trace_mons.append(mon)
             objects.append(mon)
+    probe_mon = None
+    if config.angle_every and n_hidden:
+        # Order 1: after the event thresholders (order 0), before the phase-end
+        # handler (order 2) clears e_bp for the new example.
+        probe_mon = b2.EventMonitor(
+            layers[n_hidden - 1],
+            "probe",
+            variables=["delta_t", "e_bp", "C_f"],
+            when="after_thresholds",
+            order=1,
+            name="backprop_probe",
+        )
+        objects.append(probe_mon)
     net = b2.Network(objects, name="segregated")
-    return _Handles(net, layers, ff, fb, out_mon, hid_mons, trace_mons, inp)
+    return _Handles(net, layers, ff, fb, out_mon, hid_mons, trace_mons, inp, probe_mon)
 
 
 def _dense(syn: Any, var: str, n_post: int, n_pre: int) -> np.ndarray:
@@ -1214,7 +1269,23 @@ def _collect(
         names = ["C_f", "delta", *(["alpha_f", "alpha_t", "psp_f"] if hidden else ["phi_t"])]
         averages.append({n: np.asarray(getattr(g, n)[:]).copy() for n in names})
     averages.insert(0, {"psp_f": np.asarray(h.inp.psp_f[:]).copy()})
+    bp_angle, bp_example = np.empty(0), np.empty(0, dtype=int)
+    if h.probe_mon is not None:
+        from neurosim.bridges.segregated import backprop_angles
+
+        n_h = len(h.probe_mon.source)
+        steps = np.round(np.asarray(h.probe_mon.t_[:]) * 1000).astype(int)[::n_h]
+        bp_example = np.round(schedule.row[steps]).astype(int) - 1
+        shape = (len(bp_example), n_h)
+        bp_angle = backprop_angles(
+            np.asarray(h.probe_mon.delta_t[:]).reshape(shape),
+            np.asarray(h.probe_mon.e_bp[:]).reshape(shape),
+            np.asarray(h.probe_mon.C_f[:]).reshape(shape),
+        )
     return {
+        "bp_angle": bp_angle,
+        "bp_example": bp_example,
+        "test_outputs": c_avg[tst],
         "test_error": errors[-1],
         "quick_errors": np.asarray(errors[:-1]),
         "quick_at": np.asarray([k for k, _ in blocks[:-1]]),

@@ -46,6 +46,7 @@ TRAINING_KEYS = {
     "random_phase_lengths": "true: Wald-distributed extra phase lengths (the paper)",
     "record_neurons": "number of neurons per layer whose plateaus and traces are kept",
     "trace_steps": "[start, stop) time steps of the epoch whose compartments are recorded",
+    "angle_every": "training examples between backprop-angle probes (0: none)",
 }
 
 
@@ -70,7 +71,11 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
     }
     flags["random_phase_lengths"] = get("random_phase_lengths", bool, True)
     config = SegregatedConfig(
-        hidden_sizes=hidden, learning_rates=rates, seed=protocol.seed, **flags
+        hidden_sizes=hidden,
+        learning_rates=rates,
+        angle_every=get("angle_every", int, 0),
+        seed=protocol.seed,
+        **flags,
     )
     options = {
         "dataset": spec.get("dataset", "mnist_subset"),
@@ -167,6 +172,16 @@ def to_dataset(result: dict[str, Any], config: SegregatedConfig) -> xr.Dataset:
             coords={"examples_seen": ("quick_test", np.asarray(last["quick_at"], np.int64))},
             attrs={"units": "percent"},
         )
+        if len(last["bp_angle"]):
+            data["backprop_angle"] = xr.DataArray(
+                np.asarray(last["bp_angle"], float),
+                dims=("probe",),
+                coords={"probe_example": ("probe", np.asarray(last["bp_example"], np.int64))},
+                attrs={
+                    "units": "degree",
+                    "long_name": "angle(last hidden layer's local update, backprop's)",
+                },
+            )
         data["train_loss"] = xr.DataArray(
             np.asarray(last["loss"], float), dims=("example",), attrs={"units": "1"}
         )

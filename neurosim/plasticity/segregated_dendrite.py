@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "BACKPROP_PROBE_CODE",
     "HIDDEN_DELTA_CODE",
     "OUTPUT_DELTA_CODE",
     "SYMMETRIC_LEARN_CODE",
@@ -83,6 +84,16 @@ b_S_post += dw * (x_S_pre - sg_S_pre)
 SYMMETRIC_LEARN_CODE = """
 a_L_pre += dw * (x_L_post - sg_L_post)
 a_S_pre += dw * (x_S_post - sg_S_post)
+"""
+
+
+#: Measurement only (no effect on learning): on the output layer's synapses,
+#: before the update, send the output layer's ``delta`` back through the
+#: forward weights, ``e_bp = W_out^T delta_out``: the error backprop would give
+#: the last hidden layer (times its phi'(C_f)), the reference against which
+#: the local update's angle is measured (the paper's Fig. 7).
+BACKPROP_PROBE_CODE = """
+e_bp_pre += w * delta_post
 """
 
 

@@ -1,0 +1,316 @@
+"""Train torch MLPs on MNIST with backprop, feedback alignment, DFA or shallow learning.
+
+The model is a plain ``nn.Sequential`` (:func:`build_mlp`); the rule is
+applied with :func:`neurosim.bridges.feedback.convert`, so every rule trains
+the very same architecture and initial weights (same seed). Online learning is
+``batch_size = 1``. Results are an xarray Dataset: test error and training
+loss per epoch, wall time per epoch, and the alignment angles of
+:mod:`neurosim.bridges.alignment` per layer, measured every ``angle_every``
+training steps on the current batch.
+
+Checkpoints (``torch.save`` of tensors, numbers and lists only, so they load
+with ``torch.load(..., weights_only=True)``) are written atomically after
+every epoch; a resumed run equals an uninterrupted one because each epoch's
+shuffle is drawn from its own seeded generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from neurosim.bridges.alignment import feedback_angles, update_angles
+from neurosim.bridges.feedback import RULES, convert, linear_layers
+from neurosim.errors import NeurosimError
+from neurosim.recording import atomic_path, provenance
+
+__all__ = ["ACTIVATIONS", "MLPConfig", "build_mlp", "error_summary", "train_mlp"]
+
+#: Hidden-layer activations.
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """An MLP, its learning rule and its SGD schedule.
+
+    Defaults: the feedback-alignment paper's MNIST network (784-1000-10,
+    sigmoid hidden units, SGD).
+    """
+
+    hidden_sizes: tuple[int, ...] = (1000,)
+    """Hidden layer sizes."""
+    activation: str = "sigmoid"
+    """Hidden activation: sigmoid, tanh or relu."""
+    rule: str = "backprop"
+    """backprop, fa, dfa or shallow."""
+    learning_rate: float = 0.05
+    """SGD step size."""
+    momentum: float = 0.0
+    """SGD momentum."""
+    batch_size: int = 32
+    """Examples per step (1 = online learning)."""
+    epochs: int = 1
+    """Passes over the training set."""
+    loss: str = "cross_entropy"
+    """cross_entropy (softmax outputs) or mse (sigmoid outputs vs one-hot targets)."""
+    feedback_scale: float = 1.0
+    """Scale of the random feedback matrices (see :func:`~neurosim.bridges.feedback.convert`)."""
+    seed: int = 0
+    """Seed of the initial weights, the feedback matrices and the shuffles."""
+    angle_every: int = 0
+    """Measure the alignment angles every this many steps (0: never)."""
+    eval_every: int = 0
+    """Measure the test error every this many training examples (0: per epoch only)."""
+
+    def __post_init__(self) -> None:
+        """Check the values a user can get wrong."""
+        checks = [
+            (self.rule in RULES, "rule", f"one of {', '.join(RULES)}"),
+            (self.activation in ACTIVATIONS, "activation", f"one of {', '.join(ACTIVATIONS)}"),
+            (self.loss in ("cross_entropy", "mse"), "loss", "cross_entropy or mse"),
+            (all(int(n) >= 1 for n in self.hidden_sizes), "hidden_sizes", "integers >= 1"),
+            (self.learning_rate > 0, "learning_rate", "> 0"),
+            (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
+            (self.batch_size >= 1, "batch_size", "an integer >= 1"),
+            (self.epochs >= 1, "epochs", "an integer >= 1"),
+            (self.angle_every >= 0, "angle_every", "an integer >= 0"),
+            (self.eval_every >= 0, "eval_every", "an integer >= 0"),
+        ]
+        for ok, key, what in checks:
+            if not ok:
+                raise NeurosimError(
+                    f"MLPConfig.{key}: has to be {what}, got {getattr(self, key)!r}"
+                )
+
+
+def build_mlp(sizes: tuple[int, ...], activation: str = "sigmoid", seed: int = 0) -> nn.Sequential:
+    """``Linear -> activation -> ... -> Linear`` with torch's default initialisation.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        Layer sizes, input first, output last (e.g. ``(784, 1000, 10)``).
+    activation : {"sigmoid", "tanh", "relu"}
+    seed : int
+        Seed of the initial weights.
+    """
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for k in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
+        if k < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+def _loss_fn(kind: str):
+    if kind == "cross_entropy":
+        return nn.functional.cross_entropy
+
+    def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        target = nn.functional.one_hot(y, out.shape[-1]).to(out.dtype)
+        return 0.5 * ((torch.sigmoid(out) - target) ** 2).sum(-1).mean()
+
+    return mse
+
+
+def _predict(model: nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model(x[a : a + batch]).argmax(-1) for a in range(0, len(x), batch)])
+
+
+def _error(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    return 100.0 * float((_predict(model, x) != y).float().mean())
+
+
+def _as_tensors(images: np.ndarray, labels: np.ndarray, name: str):
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images.reshape(len(images), -1)
+    if images.ndim != 2 or len(images) != len(labels):
+        raise NeurosimError(
+            f"{name}: images have to be (N, 784) or (N, 28, 28) with N labels, "
+            f"got {np.shape(images)} and {len(labels)} labels"
+        )
+    x = torch.as_tensor(images, dtype=torch.float32)
+    if images.dtype == np.uint8:
+        x = x / 255.0
+    return x, torch.as_tensor(np.asarray(labels), dtype=torch.long)
+
+
+def train_mlp(
+    config: MLPConfig,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Train one MLP with one rule; return its learning and alignment curves.
+
+    Parameters
+    ----------
+    config : MLPConfig
+    train_images, test_images : numpy.ndarray
+        ``uint8`` (scaled to [0, 1]) or float pixels, (N, 784) or (N, 28, 28).
+    train_labels, test_labels : numpy.ndarray
+        Class labels 0..9.
+    checkpoint : str or Path, optional
+        Written atomically after every epoch.
+    resume : bool
+        Continue from ``checkpoint`` if it exists.
+    progress : bool
+        Show a progress bar over epochs.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``test_error`` (%, per epoch), ``train_loss`` (epoch mean),
+        ``epoch_time`` (s, training only; test-error and angle measurements
+        excluded), ``curve_error`` (% at ``curve_examples`` training
+        examples, with ``eval_every``), ``update_angle`` and
+        ``feedback_angle`` (degrees, dims ``angle_step`` x ``layer``),
+        ``final_W<k>`` weights; attributes: config and provenance.
+    """
+    x, y = _as_tensors(train_images, train_labels, "train")
+    xt, yt = _as_tensors(test_images, test_labels, "test")
+    sizes = (x.shape[1], *config.hidden_sizes, 10)
+    reference = build_mlp(sizes, config.activation, config.seed)
+    model = convert(
+        reference, config.rule, seed=config.seed + 1, feedback_scale=config.feedback_scale
+    )
+    if config.rule == "shallow":
+        for layer in linear_layers(reference)[:-1]:
+            layer.requires_grad_(False)
+    params = [p for p in reference.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum)
+    loss_fn = _loss_fn(config.loss)
+    history: dict[str, list] = {
+        k: [] for k in ("test_error", "train_loss", "epoch_time", "curve_at", "curve_error")
+    }
+    angles: dict[str, list] = {"step": [], "update": [], "feedback": []}
+    start, step = 0, 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if resume and path is not None and path.exists():
+        state = torch.load(path, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, step = int(state["epoch"]), int(state["step"])
+        history, angles = state["history"], state["angles"]
+    epochs = range(start, config.epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc=f"{config.rule}", unit="epoch", initial=start,
+                      total=config.epochs)  # fmt: skip
+    for epoch in epochs:
+        gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        order = torch.randperm(len(x), generator=gen)
+        t0, total, measuring = time.perf_counter(), 0.0, 0.0
+        for a in range(0, len(x), config.batch_size):
+            idx = order[a : a + config.batch_size]
+            xb, yb = x[idx], y[idx]
+            if config.angle_every and step % config.angle_every == 0:
+                m0 = time.perf_counter()
+                angles["step"].append(step)
+                angles["update"].append(
+                    update_angles(model, reference, xb, lambda out, yb=yb: loss_fn(out, yb))
+                )
+                angles["feedback"].append(feedback_angles(model))
+                measuring += time.perf_counter() - m0
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            step += 1
+            seen = epoch * len(x) + a + len(idx)
+            if (
+                config.eval_every
+                and seen // config.eval_every > (seen - len(idx)) // config.eval_every
+            ):
+                m0 = time.perf_counter()
+                history["curve_at"].append(seen)
+                history["curve_error"].append(_error(model, xt, yt))
+                measuring += time.perf_counter() - m0
+        # Training time only: the measurements above are not part of learning.
+        history["epoch_time"].append(time.perf_counter() - t0 - measuring)
+        history["train_loss"].append(total / len(x))
+        history["test_error"].append(_error(model, xt, yt))
+        if path is not None:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "step": step,
+                "history": history,
+                "angles": angles,
+            }
+            with atomic_path(path) as tmp:
+                torch.save(state, tmp)
+    return _to_dataset(config, model, history, angles)
+
+
+def _to_dataset(config: MLPConfig, model: nn.Module, history: dict, angles: dict) -> xr.Dataset:
+    n_layers = len(linear_layers(model))
+    n_ang = len(angles["step"])
+    shape = (n_ang, n_layers)
+    ds = xr.Dataset(
+        {
+            "test_error": ("epoch", np.asarray(history["test_error"]), {"units": "%"}),
+            "train_loss": ("epoch", np.asarray(history["train_loss"]), {"units": "1"}),
+            "epoch_time": ("epoch", np.asarray(history["epoch_time"]), {"units": "s"}),
+            "curve_error": ("curve_examples", np.asarray(history["curve_error"]), {"units": "%"}),
+            "update_angle": (
+                ("angle_step", "layer"),
+                np.asarray(angles["update"], dtype=float).reshape(shape),
+                {"units": "degree", "long_name": "angle(rule update, backprop update)"},
+            ),
+            "feedback_angle": (
+                ("angle_step", "layer"),
+                np.asarray(angles["feedback"], dtype=float).reshape(shape),
+                {"units": "degree", "long_name": "angle(forward map, feedback matrix)"},
+            ),
+        },
+        coords={
+            "epoch": np.arange(1, len(history["test_error"]) + 1),
+            "angle_step": np.asarray(angles["step"], dtype=int),
+            "curve_examples": np.asarray(history["curve_at"], dtype=int),
+            "layer": np.arange(n_layers),
+        },
+    )
+    for k, layer in enumerate(linear_layers(model)):
+        ds[f"final_W{k}"] = (
+            (f"out{k}", f"in{k}"),
+            layer.weight.detach().numpy().copy(),
+            {"units": "1"},
+        )
+    fields = {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()
+    }
+    ds.attrs.update(provenance(config=str(fields), seed=config.seed, rule=config.rule))
+    return ds
+
+
+def error_summary(ds: xr.Dataset) -> dict[str, Any]:
+    """Final test error and the last measured angles of a :func:`train_mlp` result."""
+    last = ds.update_angle[-1].values if ds.sizes["angle_step"] else []
+    fb = ds.feedback_angle[-1].values if ds.sizes["angle_step"] else []
+    return {
+        "test_error": float(ds.test_error[-1]),
+        "update_angle": [float(v) for v in last],
+        "feedback_angle": [float(v) for v in fb],
+        "time": float(ds.epoch_time.sum()),
+    }
