@@ -42,6 +42,45 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return _cmd_run(args)
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from neurosim.blackbox.tune import parse_param, tune
+
+    params = [parse_param(text) for text in args.param]
+    ds = tune(
+        args.protocol,
+        params,
+        metric=args.metric,
+        optimizer=args.optimizer,
+        budget=args.budget,
+        maximize=args.maximize,
+        seed=args.seed,
+        out_dir=args.out or Path("results") / "tune",
+        overrides=args.set,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    best = ", ".join(
+        f"{k}={float(v):.6g}" for k, v in zip(ds.param.values, ds.best_params.values, strict=True)
+    )
+    print(
+        f"best {args.metric} = {float(ds.best_metric):.6g} at {best} ({ds.sizes['trial']} trials)"
+    )
+    print(f"wrote {Path(args.out or Path('results') / 'tune') / 'tune.nc'}")
+    return 0
+
+
+def _cmd_train_optimizer(args: argparse.Namespace) -> int:
+    from neurosim.blackbox.learned import TrainConfig, train_optimizer
+
+    config = TrainConfig(dim=args.dim, iterations=args.iterations, loss=args.loss, seed=args.seed)
+    out = args.out or Path("results") / f"learned_optimizer_dim{args.dim}.pt"
+    _, losses = train_optimizer(config, out, resume=args.resume, progress=not args.quiet)
+    print(f"loss: first 50 iterations {sum(losses[:50]) / len(losses[:50]):.5f}, "
+          f"last 50 {sum(losses[-50:]) / len(losses[-50:]):.5f}")  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from neurosim.model import list_models
     from neurosim.protocol import list_protocols
@@ -54,8 +93,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run_arguments(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("protocol", help="protocol file (protocols/*.yaml) or shipped protocol name")
+def _add_run_arguments(cmd: argparse.ArgumentParser, positional: bool = True) -> None:
+    if positional:
+        cmd.add_argument(
+            "protocol", help="protocol file (protocols/*.yaml) or shipped protocol name"
+        )
     cmd.add_argument("--out", type=Path, default=None, help="output folder (default results/NAME)")
     cmd.add_argument(
         "--set",
@@ -95,6 +137,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(compare)
     compare.set_defaults(func=_cmd_compare)
+
+    tun = sub.add_parser(
+        "tune",
+        help="tune protocol settings against a metric of its recording",
+        description="Tune protocol settings (--param KEY=LOW:HIGH, keys as for --set) to "
+        "minimise a variable of the protocol's recording (its last value).",
+    )
+    tun.add_argument("protocol", help="protocol file or shipped protocol name")
+    tun.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH",
+                     help="a tuned setting and its range (repeatable)")  # fmt: skip
+    tun.add_argument("--metric", required=True, help="recording variable to minimise")
+    tun.add_argument("--maximize", action="store_true", help="maximise the metric instead")
+    tun.add_argument("--optimizer", default="cma",
+                     choices=("learned", "botorch", "random", "cma"))  # fmt: skip
+    tun.add_argument("--budget", type=int, default=30, help="number of trials")
+    tun.add_argument("--seed", type=int, default=0)
+    _add_run_arguments(tun, positional=False)
+    tun.set_defaults(func=_cmd_tune)
+
+    tro = sub.add_parser(
+        "train-optimizer",
+        help="train the learned black-box optimizer on GP samples",
+        description="Train the LSTM optimizer (Chen et al. 2017) on Gaussian-process samples.",
+    )
+    tro.add_argument("--dim", type=int, required=True, help="function dimension, 1..6")
+    tro.add_argument("--iterations", type=int, default=1500)
+    tro.add_argument("--loss", default="oi", choices=("sum", "oi", "ei"))
+    tro.add_argument("--seed", type=int, default=0)
+    tro.add_argument("--out", type=Path, default=None, help="checkpoint file (.pt)")
+    tro.add_argument("--resume", action="store_true", help="continue from --out")
+    tro.add_argument("--quiet", action="store_true", help="no progress bar")
+    tro.set_defaults(func=_cmd_train_optimizer)
 
     lst = sub.add_parser(
         "list",

@@ -16,6 +16,7 @@ KIND_MODULES = (
     "neurosim.networks.linear_fa",
     "neurosim.networks.stdp_pairing",
     "neurosim.bridges.compare",
+    "neurosim.blackbox.tune",
 )
 
 

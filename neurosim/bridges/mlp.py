@@ -20,7 +20,6 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,10 +28,11 @@ from torch import nn
 
 from neurosim.bridges.alignment import feedback_angles, update_angles
 from neurosim.bridges.feedback import RULES, convert, linear_layers
+from neurosim.checkpoints import resume_torch, save_torch
 from neurosim.errors import NeurosimError
-from neurosim.recording import atomic_path, provenance
+from neurosim.recording import provenance
 
-__all__ = ["ACTIVATIONS", "MLPConfig", "build_mlp", "error_summary", "train_mlp"]
+__all__ = ["ACTIVATIONS", "MLPConfig", "build_mlp", "train_mlp"]
 
 #: Hidden-layer activations.
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -203,10 +203,8 @@ def train_mlp(
     angles: dict[str, list] = {"step": [], "update": [], "feedback": []}
     start, step = 0, 0
     path = Path(checkpoint) if checkpoint is not None else None
-    if resume and path is not None and path.exists():
-        state = torch.load(path, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+    state = resume_torch(path, resume, model, opt, "model")
+    if state is not None:
         start, step = int(state["epoch"]), int(state["step"])
         history, angles = state["history"], state["angles"]
     epochs = range(start, config.epochs)
@@ -258,8 +256,7 @@ def train_mlp(
                 "history": history,
                 "angles": angles,
             }
-            with atomic_path(path) as tmp:
-                torch.save(state, tmp)
+            save_torch(path, state)
     return _to_dataset(config, model, history, angles)
 
 
@@ -302,15 +299,3 @@ def _to_dataset(config: MLPConfig, model: nn.Module, history: dict, angles: dict
     }
     ds.attrs.update(provenance(config=str(fields), seed=config.seed, rule=config.rule))
     return ds
-
-
-def error_summary(ds: xr.Dataset) -> dict[str, Any]:
-    """Final test error and the last measured angles of a :func:`train_mlp` result."""
-    last = ds.update_angle[-1].values if ds.sizes["angle_step"] else []
-    fb = ds.feedback_angle[-1].values if ds.sizes["angle_step"] else []
-    return {
-        "test_error": float(ds.test_error[-1]),
-        "update_angle": [float(v) for v in last],
-        "feedback_angle": [float(v) for v in fb],
-        "time": float(ds.epoch_time.sum()),
-    }

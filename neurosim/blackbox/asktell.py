@@ -1,0 +1,241 @@
+"""Ask/tell optimizers for any Python objective (minimisation in a box).
+
+The interface users know from Optuna, nevergrad and scikit-optimize::
+
+    opt = make_optimizer("learned", bounds=[(-5, 10), (0, 15)], seed=0)
+    for _ in range(100):
+        x = opt.ask()
+        opt.tell(x, f(x))
+    x_best, y_best = opt.best
+
+Optimizers: ``learned`` (the LSTM of :mod:`neurosim.blackbox.learned`, shipped
+weights), ``random`` (uniform search), ``cma`` (CMA-ES, package ``cma``) and
+``botorch`` (single-task GP + log expected improvement, package ``botorch``).
+Every optimizer's first query is the same seeded uniform start point, so runs
+with equal seeds start alike.
+
+Objective values must be finite: ``tell`` raises :class:`NeurosimError` for
+NaN or infinity (a failed evaluation is the caller's to handle, for example by
+telling a large penalty value), and for a point outside the bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from neurosim.errors import NeurosimError
+
+__all__ = ["OPTIMIZERS", "AskTell", "make_optimizer"]
+
+
+class AskTell:
+    """Base class: box bounds, start point, history and the best point so far.
+
+    Parameters
+    ----------
+    bounds : sequence of (low, high)
+        One pair per dimension, ``low < high``.
+    seed : int
+    """
+
+    def __init__(self, bounds: Sequence[Sequence[float]], seed: int = 0) -> None:
+        b = np.asarray(bounds, dtype=float)
+        if b.ndim != 2 or b.shape[1] != 2 or len(b) < 1:
+            raise NeurosimError(f"bounds: has to be a list of (low, high) pairs, got {bounds!r}")
+        if not np.all(np.isfinite(b)) or np.any(b[:, 0] >= b[:, 1]):
+            raise NeurosimError(f"bounds: every pair needs finite low < high, got {b.tolist()}")
+        self.bounds = b
+        self.dim = len(b)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.X: list[np.ndarray] = []
+        self.y: list[float] = []
+        self._start = self.rng.uniform(b[:, 0], b[:, 1])
+
+    # Unit box [-1, 1]^d <-> user box.
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Map a point of the user's box to ``[-1, 1]^d``."""
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        return 2 * (np.asarray(x, float) - lo) / (hi - lo) - 1
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Map a point of ``[-1, 1]^d`` to the user's box (clipped to it)."""
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        return np.clip(lo + (np.asarray(u, float) + 1) * (hi - lo) / 2, lo, hi)
+
+    def ask(self) -> np.ndarray:
+        """The next point to evaluate (inside the bounds)."""
+        if not self.X:
+            return self._start.copy()
+        return self._propose()
+
+    def _propose(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def tell(self, x: Sequence[float], y: float) -> None:
+        """Report the objective value ``y`` at ``x``."""
+        x = np.asarray(x, dtype=float).reshape(-1)
+        if x.shape != (self.dim,):
+            raise NeurosimError(f"tell: x has to have {self.dim} coordinates, got {x.shape[0]}")
+        if np.any(x < self.bounds[:, 0] - 1e-9) or np.any(x > self.bounds[:, 1] + 1e-9):
+            raise NeurosimError(f"tell: x = {x.tolist()} lies outside the bounds")
+        y = float(y)
+        if not math.isfinite(y):
+            raise NeurosimError(
+                f"tell: objective value at x = {x.tolist()} is {y}; optimizers need finite "
+                "values (tell a large penalty for a failed evaluation)"
+            )
+        self.X.append(x)
+        self.y.append(y)
+        self._observe(x, y)
+
+    def _observe(self, x: np.ndarray, y: float) -> None:
+        """Hook for optimizers with their own state."""
+
+    @property
+    def best(self) -> tuple[np.ndarray, float]:
+        """``(x, y)`` of the lowest value told so far."""
+        if not self.y:
+            raise NeurosimError("best: nothing has been told yet")
+        k = int(np.argmin(self.y))
+        return self.X[k].copy(), self.y[k]
+
+
+class RandomSearch(AskTell):
+    """Uniform random search."""
+
+    def _propose(self) -> np.ndarray:
+        return self.rng.uniform(self.bounds[:, 0], self.bounds[:, 1])
+
+
+class LearnedOptimizer(AskTell):
+    """The LSTM optimizer trained on GP samples (shipped weights for dimensions 1-6).
+
+    The network works in ``[-1, 1]^d`` on standardised values; the user's box
+    and value scale are mapped to that. Each ``tell`` advances the network
+    by one step with the told point and value.
+
+    Parameters
+    ----------
+    bounds : sequence of (low, high)
+    seed : int
+        Seed of the start point.
+    weights : str or Path, optional
+        A checkpoint of :func:`neurosim.blackbox.learned.train_optimizer`
+        (default: the shipped weights of this dimension).
+    """
+
+    def __init__(self, bounds, seed: int = 0, weights=None) -> None:
+        from neurosim.blackbox.learned import load_pretrained
+
+        super().__init__(bounds, seed)
+        self.net = load_pretrained(self.dim, weights)
+        self._state = None
+        self._next: np.ndarray | None = None
+
+    def _observe(self, x: np.ndarray, y: float) -> None:
+        from neurosim.blackbox.learned import standardize_last
+
+        with torch.no_grad():
+            ys = torch.tensor([self.y], dtype=torch.float32)
+            xt = torch.tensor(self.to_unit(x)[None], dtype=torch.float32)
+            u, self._state = self.net.step(xt, standardize_last(ys), self._state)
+        self._next = self.from_unit(u[0].double().numpy())
+
+    def _propose(self) -> np.ndarray:
+        return self._next.copy()
+
+
+class CMAES(AskTell):
+    """CMA-ES (package ``cma``) from the start point, step size 0.3 of the box."""
+
+    def __init__(self, bounds, seed: int = 0) -> None:
+        import cma
+
+        super().__init__(bounds, seed)
+        opts = {"bounds": [[-1.0] * self.dim, [1.0] * self.dim], "seed": seed + 1, "verbose": -9}
+        x0 = self.to_unit(self._start)
+        if self.dim == 1:
+            x0 = np.append(x0, 0.0)  # cma needs >= 2 dimensions: a dummy coordinate
+            opts["bounds"] = [[-1.0, -1.0], [1.0, 1.0]]
+        self.es = cma.CMAEvolutionStrategy(x0, 0.6, opts)
+        self._queue: list[np.ndarray] = []
+        self._told: list[tuple[np.ndarray, float]] = []
+
+    def _propose(self) -> np.ndarray:
+        if not self._queue:
+            self._queue = list(self.es.ask())
+        return self.from_unit(self._queue[0][: self.dim])
+
+    def _observe(self, x: np.ndarray, y: float) -> None:
+        if len(self.X) == 1:
+            return  # the start point is not part of a CMA generation
+        if not self._queue:  # told without asking (e.g. a replayed trial)
+            self._queue = list(self.es.ask())
+        cand = self._queue.pop(0)
+        # Tell CMA the point actually evaluated (it may differ from its own).
+        cand[: self.dim] = self.to_unit(x)
+        self._told.append((cand, y))
+        if not self._queue:
+            xs, ys = zip(*self._told, strict=True)
+            self.es.tell(list(xs), list(ys))
+            self._told = []
+
+
+class BoTorchEI(AskTell):
+    """BoTorch: single-task GP (Matern-5/2, fitted each step) + log expected improvement.
+
+    The first ``n_init`` queries are the start point and seeded uniform
+    points; then each query maximises LogEI (``optimize_acqf``, 5 restarts,
+    128 raw samples).
+    """
+
+    def __init__(self, bounds, seed: int = 0, n_init: int = 5) -> None:
+        try:
+            import botorch  # noqa: F401
+        except ImportError:
+            raise NeurosimError(
+                "optimizer botorch: the package is not installed (pip install -e '.[bo]')"
+            ) from None
+        super().__init__(bounds, seed)
+        self.n_init = n_init
+
+    def _propose(self) -> np.ndarray:
+        if len(self.X) < self.n_init:
+            return self.rng.uniform(self.bounds[:, 0], self.bounds[:, 1])
+        from botorch.acquisition import LogExpectedImprovement
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from botorch.optim import optimize_acqf
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        X = torch.tensor(np.array([(self.to_unit(x) + 1) / 2 for x in self.X]))
+        y = torch.tensor(self.y, dtype=torch.float64)[:, None]
+        Y = -(y - y.mean()) / (y.std() if len(y) > 1 and y.std() > 0 else 1.0)
+        gp = SingleTaskGP(X, Y)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+        acq = LogExpectedImprovement(gp, best_f=Y.max())
+        box = torch.stack([torch.zeros(self.dim), torch.ones(self.dim)]).double()
+        torch.manual_seed(self.seed * 7919 + len(self.X))
+        cand, _ = optimize_acqf(acq, bounds=box, q=1, num_restarts=5, raw_samples=128)
+        return self.from_unit(cand[0].numpy() * 2 - 1)
+
+
+#: Optimizer names of :func:`make_optimizer` and ``neurosim tune --optimizer``.
+OPTIMIZERS = {
+    "learned": LearnedOptimizer,
+    "random": RandomSearch,
+    "cma": CMAES,
+    "botorch": BoTorchEI,
+}
+
+
+def make_optimizer(name: str, bounds, seed: int = 0, **kwargs) -> AskTell:
+    """An ask/tell optimizer by name (see :data:`OPTIMIZERS`)."""
+    if name not in OPTIMIZERS:
+        raise NeurosimError(f"optimizer: has to be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    return OPTIMIZERS[name](bounds, seed=seed, **kwargs)

@@ -1,0 +1,301 @@
+r"""An LSTM that optimizes black-box functions, trained on GP samples (Chen et al. 2017).
+
+At step ``t`` the network reads the last query :math:`x_{t-1}` and its value
+:math:`y_{t-1}` and, with its hidden state :math:`h`, proposes the next query
+
+.. math::  h_t, x_t = \mathrm{LSTM}_\theta(h_{t-1}, x_{t-1}, \tilde y_{t-1}), \qquad
+           x_t = \tanh(W h_t + b) \in [-1, 1]^d
+
+where :math:`\tilde y` is the value standardised by the mean and standard
+deviation of the values seen so far (so that one network serves functions of
+any scale; training applies the same standardisation). The first query is a
+given start point. Training minimises, over functions drawn from a GP prior
+(:mod:`neurosim.blackbox.gp`) and by backpropagation through the horizon
+:math:`T`, one of the paper's losses:
+
+``sum``  :math:`\sum_t f(x_t)`;
+``oi``   observed improvement, :math:`\sum_t \min(f(x_t) - \min_{i<t} f(x_i), 0)`;
+``ei``   :math:`-\sum_t \mathrm{EI}_t(x_t)`, the expected improvement of each query
+         under the GP posterior given the earlier queries (exact, with the
+         sampled function's kernel).
+
+:func:`rollout` is the pure step loop; :class:`LSTMOptimizer` is the network;
+:func:`train_optimizer` trains it with checkpoints; :func:`load_pretrained`
+loads the shipped weights (``data/learned_optimizer/dim<d>.pt``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from neurosim.blackbox.gp import evaluate, sample_gp_functions, se_kernel
+from neurosim.checkpoints import resume_torch, save_torch
+from neurosim.errors import NeurosimError
+
+__all__ = [
+    "LOSSES",
+    "LSTMOptimizer",
+    "TrainConfig",
+    "load_pretrained",
+    "pretrained_path",
+    "rollout",
+    "standardize_last",
+    "train_optimizer",
+]
+
+LOSSES = ("sum", "oi", "ei")
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "learned_optimizer"
+
+
+class LSTMOptimizer(nn.Module):
+    """LSTM proposing the next query in ``[-1, 1]^dim`` from the last query and value.
+
+    Parameters
+    ----------
+    dim : int
+        Input dimension of the functions it optimizes.
+    hidden : int
+        LSTM units per layer.
+    layers : int
+        Stacked LSTM layers.
+    """
+
+    def __init__(self, dim: int, hidden: int = 64, layers: int = 2) -> None:
+        super().__init__()
+        self.dim, self.hidden, self.layers = dim, hidden, layers
+        self.lstm = nn.LSTM(dim + 1, hidden, layers)
+        self.head = nn.Linear(hidden, dim)
+
+    def step(
+        self,
+        x: torch.Tensor,
+        y_std: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One proposal: ``(x_{t-1} (B, d), y~_{t-1} (B,), state) -> (x_t, state)``."""
+        inp = torch.cat([x, y_std[:, None]], dim=-1)[None]
+        out, state = self.lstm(inp, state)
+        self.last_preactivation = self.head(out[0])
+        return torch.tanh(self.last_preactivation), state
+
+
+def standardize_last(ys: torch.Tensor) -> torch.Tensor:
+    """The last value of each row standardised by the row's mean and s.d. (0 for one value)."""
+    if ys.shape[1] < 2:
+        return torch.zeros_like(ys[:, -1])
+    mean = ys.mean(1)
+    std = ys.std(1, unbiased=False)
+    return (ys[:, -1] - mean) / (std + 1e-6)
+
+
+def rollout(
+    net: LSTMOptimizer,
+    f,
+    x0: torch.Tensor,
+    horizon: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the optimizer for ``horizon`` queries (the start point included).
+
+    Parameters
+    ----------
+    net : LSTMOptimizer
+    f : callable
+        Maps queries (B, d) in ``[-1, 1]^d`` to values (B,), differentiably
+        for training.
+    x0 : torch.Tensor
+        Start points (B, d).
+    horizon : int
+
+    Returns
+    -------
+    xs, ys : torch.Tensor
+        Queries (B, T, d) and values (B, T).
+    """
+    xs, ys, pre = [x0], [f(x0)], []
+    state = None
+    x = x0
+    for _ in range(horizon - 1):
+        y_std = standardize_last(torch.stack(ys, 1))
+        x, state = net.step(x, y_std, state)
+        pre.append(net.last_preactivation)
+        xs.append(x)
+        ys.append(f(x))
+    net.preactivations = torch.stack(pre, 1)
+    return torch.stack(xs, 1), torch.stack(ys, 1)
+
+
+def _expected_improvement(xs, ys, lengthscale, noise: float = 1e-4) -> torch.Tensor:
+    """EI of each query x_t (t >= 1) given the earlier ones, (B, T-1)."""
+    out = []
+    normal = torch.distributions.Normal(0.0, 1.0)
+    for t in range(1, xs.shape[1]):
+        X, Y, x = xs[:, :t], ys[:, :t], xs[:, t : t + 1]
+        K = se_kernel(X, X, lengthscale) + noise * torch.eye(t, dtype=xs.dtype)
+        k = se_kernel(X, x, lengthscale)  # (B, t, 1)
+        L = torch.linalg.cholesky(K)
+        alpha = torch.cholesky_solve(Y[..., None], L)
+        mu = (k * alpha).sum((1, 2))
+        v = torch.cholesky_solve(k, L)
+        var = torch.clamp(1.0 - (k * v).sum((1, 2)), min=1e-9)
+        sd = var.sqrt()
+        best = Y.min(1).values
+        z = (best - mu) / sd
+        out.append((best - mu) * normal.cdf(z) + sd * torch.exp(normal.log_prob(z)))
+    return torch.stack(out, 1)
+
+
+def loss_value(kind: str, xs, ys, lengthscale) -> torch.Tensor:
+    """Training loss of one batch of rollouts (mean over functions, per step)."""
+    if kind == "sum":
+        per = ys
+    elif kind == "oi":
+        best = torch.cummin(ys, 1).values
+        per = torch.clamp(ys[:, 1:] - best[:, :-1], max=0.0)
+    elif kind == "ei":
+        per = -_expected_improvement(xs, ys, lengthscale)
+    else:
+        raise NeurosimError(f"loss: has to be one of {', '.join(LOSSES)}, got {kind!r}")
+    return per.mean()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training of one optimizer network (defaults: what the shipped weights used)."""
+
+    dim: int = 2
+    """Function dimension (1 to 6)."""
+    horizon: int = 100
+    """Queries per function, start point included (the paper's T)."""
+    loss: str = "oi"
+    """sum, oi or ei."""
+    iterations: int = 1500
+    """Adam steps."""
+    batch: int = 64
+    """GP functions per step."""
+    learning_rate: float = 1e-3
+    """Adam step size."""
+    hidden: int = 64
+    """LSTM units per layer."""
+    layers: int = 2
+    """LSTM layers."""
+    n_features: int = 500
+    """Random features per GP sample."""
+    seed: int = 0
+    """Seed of the network and of the training functions."""
+
+    def __post_init__(self) -> None:
+        """Check the values a user can get wrong."""
+        if not 1 <= self.dim <= 6:
+            raise NeurosimError(f"TrainConfig.dim: has to be in 1..6, got {self.dim}")
+        if self.loss not in LOSSES:
+            raise NeurosimError(
+                f"TrainConfig.loss: has to be one of {', '.join(LOSSES)}, got {self.loss!r}"
+            )
+        if self.horizon < 2 or self.iterations < 1 or self.batch < 1:
+            raise NeurosimError("TrainConfig: horizon >= 2, iterations >= 1 and batch >= 1")
+
+
+def train_optimizer(
+    config: TrainConfig,
+    checkpoint: str | Path | None = None,
+    *,
+    resume: bool = False,
+    checkpoint_every: int = 100,
+    progress: bool = False,
+) -> tuple[LSTMOptimizer, list[float]]:
+    """Train an optimizer network on GP samples; return it and the loss per iteration.
+
+    The checkpoint (``torch.save`` of tensors, numbers and lists; loads with
+    ``weights_only=True``) holds the network, the Adam state, the iteration,
+    the losses and the config; ``resume`` continues from it (each iteration's
+    functions come from its own seeded generator, so a resumed run draws the
+    same functions as an uninterrupted one).
+    """
+    torch.manual_seed(config.seed)
+    net = LSTMOptimizer(config.dim, config.hidden, config.layers)
+    opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    losses: list[float] = []
+    start = 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    state = resume_torch(path, resume, net, opt, "net")
+    if state is not None:
+        start, losses = int(state["iteration"]), list(state["losses"])
+    steps = range(start, config.iterations)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, initial=start, total=config.iterations, desc=f"dim {config.dim}")
+    for it in steps:
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + it)
+        funcs = sample_gp_functions(
+            config.batch, config.dim, n_features=config.n_features, generator=gen
+        )
+        x0 = torch.rand(config.batch, config.dim, generator=gen) * 2 - 1
+        xs, ys = rollout(net, lambda x, funcs=funcs: evaluate(funcs, x), x0, config.horizon)
+        # Queries on the box boundary come from a saturated tanh, whose zero
+        # gradient would freeze the network there: keep |pre-activation| < 2.
+        saturation = torch.relu(net.preactivations.abs() - 2.0).pow(2).mean()
+        loss = loss_value(config.loss, xs, ys, funcs.lengthscale) + 0.1 * saturation
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+        if progress:
+            steps.set_postfix(loss=f"{losses[-1]:.4f}")
+        last = it + 1 == config.iterations
+        if path is not None and ((it + 1) % checkpoint_every == 0 or last):
+            save_checkpoint(path, net, opt, it + 1, losses, config)
+    return net, losses
+
+
+def save_checkpoint(path, net, opt, iteration, losses, config) -> None:
+    """Write a training checkpoint atomically (see :func:`train_optimizer`)."""
+    state = {
+        "net": net.state_dict(),
+        "optimizer": opt.state_dict() if opt is not None else {},
+        "iteration": iteration,
+        "losses": list(losses),
+        "config": dataclasses.asdict(config),
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    save_torch(path, state)
+
+
+def pretrained_path(dim: int) -> Path:
+    """Where the shipped weights of dimension ``dim`` lie."""
+    return PRETRAINED_DIR / f"dim{dim}.pt"
+
+
+def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
+    """The trained network for ``dim``-dimensional functions (shipped weights by default).
+
+    Raises
+    ------
+    NeurosimError
+        If no weights exist for ``dim`` or the file does not hold a network.
+    """
+    path = Path(path) if path is not None else pretrained_path(dim)
+    if not path.is_file():
+        raise NeurosimError(
+            f"no learned-optimizer weights for dimension {dim} at {path} "
+            f"(train them with `neurosim train-optimizer --dim {dim}`)"
+        )
+    try:
+        state = torch.load(path, weights_only=True)
+        cfg = state["config"]
+        net = LSTMOptimizer(int(cfg["dim"]), int(cfg["hidden"]), int(cfg["layers"]))
+        net.load_state_dict(state["net"])
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise NeurosimError(f"{path}: not a learned-optimizer checkpoint ({err})") from None
+    if net.dim != dim:
+        raise NeurosimError(f"{path}: weights for dimension {net.dim}, asked for {dim}")
+    net.eval()
+    return net
