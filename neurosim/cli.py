@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the LSTM optimizer (Chen et al. 2017) on Gaussian-process samples.",
     )
     tro.add_argument("--dim", type=int, required=True, help="function dimension, 1..6")
-    tro.add_argument("--iterations", type=int, default=1500)
+    tro.add_argument("--iterations", type=int, default=10_000)
     tro.add_argument("--loss", default="oi", choices=("sum", "oi", "ei"))
     tro.add_argument("--seed", type=int, default=0)
     tro.add_argument("--out", type=Path, default=None, help="checkpoint file (.pt)")

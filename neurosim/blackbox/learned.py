@@ -167,7 +167,11 @@ def loss_value(kind: str, xs, ys, lengthscale) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training of one optimizer network (defaults: what the shipped weights used)."""
+    """Training of one optimizer network.
+
+    Defaults: the best recipe measured so far (OI loss, 128 functions a batch,
+    Adam 3e-4). Shorter or noisier training collapses onto one fixed query.
+    """
 
     dim: int = 2
     """Function dimension (1 to 6)."""
@@ -175,11 +179,11 @@ class TrainConfig:
     """Queries per function, start point included (the paper's T)."""
     loss: str = "oi"
     """sum, oi or ei."""
-    iterations: int = 1500
+    iterations: int = 10_000
     """Adam steps."""
-    batch: int = 64
+    batch: int = 128
     """GP functions per step."""
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     """Adam step size."""
     hidden: int = 64
     """LSTM units per layer."""
