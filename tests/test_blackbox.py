@@ -115,3 +115,22 @@ def test_tune_reports_unknown_metric(tmp_path, capsys):
             "--quiet"]  # fmt: skip
     assert main(args) == 2
     assert "the recording has no variable 'loss'" in capsys.readouterr().err
+
+
+def test_learned_optimizer_ask_tell_with_given_weights(tmp_path):
+    config = TrainConfig(dim=2, horizon=10, iterations=5, batch=8, hidden=8)
+    train_optimizer(config, tmp_path / "w.pt")
+    opt = make_optimizer("learned", [(-5.0, 10.0), (0.0, 15.0)], seed=1, weights=tmp_path / "w.pt")
+    f = FUNCTIONS["branin"].f
+    asked = []
+    for _ in range(15):
+        x = opt.ask()
+        assert np.all(x >= [-5, 0]) and np.all(x <= [10, 15])
+        asked.append(x)
+        opt.tell(x, f(x))
+    # The network's proposals follow from what it was told: not a constant.
+    assert len({tuple(np.round(x, 9)) for x in asked[1:]}) > 1
+    with pytest.raises(NeurosimError, match="optimizers need finite values"):
+        opt.tell(opt.ask(), float("inf"))
+    with pytest.raises(NeurosimError, match="no learned-optimizer weights for dimension 5"):
+        make_optimizer("learned", [(0.0, 1.0)] * 5, weights=tmp_path / "missing.pt")
