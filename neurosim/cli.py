@@ -46,6 +46,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     from neurosim.blackbox.tune import parse_param, tune
 
     params = [parse_param(text) for text in args.param]
+    out = args.out or Path("results") / "tune"
     ds = tune(
         args.protocol,
         params,
@@ -54,7 +55,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         budget=args.budget,
         maximize=args.maximize,
         seed=args.seed,
-        out_dir=args.out or Path("results") / "tune",
+        out_dir=out,
         overrides=args.set,
         resume=args.resume,
         progress=not args.quiet,
@@ -65,7 +66,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     print(
         f"best {args.metric} = {float(ds.best_metric):.6g} at {best} ({ds.sizes['trial']} trials)"
     )
-    print(f"wrote {Path(args.out or Path('results') / 'tune') / 'tune.nc'}")
+    print(f"wrote {out / 'tune.nc'}")
     return 0
 
 

@@ -73,6 +73,17 @@ class LSTMOptimizer(nn.Module):
         self.lstm = nn.LSTM(dim + 1, hidden, layers)
         self.head = nn.Linear(hidden, dim)
 
+    def preactivation(
+        self,
+        x: torch.Tensor,
+        y_std: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``(x_{t-1} (B, d), y~_{t-1} (B,), state) -> (W h_t + b, state)``, before the tanh."""
+        inp = torch.cat([x, y_std[:, None]], dim=-1)[None]
+        out, state = self.lstm(inp, state)
+        return self.head(out[0]), state
+
     def step(
         self,
         x: torch.Tensor,
@@ -80,10 +91,8 @@ class LSTMOptimizer(nn.Module):
         state: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """One proposal: ``(x_{t-1} (B, d), y~_{t-1} (B,), state) -> (x_t, state)``."""
-        inp = torch.cat([x, y_std[:, None]], dim=-1)[None]
-        out, state = self.lstm(inp, state)
-        self.last_preactivation = self.head(out[0])
-        return torch.tanh(self.last_preactivation), state
+        pre, state = self.preactivation(x, y_std, state)
+        return torch.tanh(pre), state
 
 
 def standardize_last(ys: torch.Tensor) -> torch.Tensor:
@@ -100,7 +109,7 @@ def rollout(
     f,
     x0: torch.Tensor,
     horizon: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run the optimizer for ``horizon`` queries (the start point included).
 
     Parameters
@@ -115,20 +124,21 @@ def rollout(
 
     Returns
     -------
-    xs, ys : torch.Tensor
-        Queries (B, T, d) and values (B, T).
+    xs, ys, pre : torch.Tensor
+        Queries (B, T, d), values (B, T) and the network's pre-tanh outputs
+        (B, T-1, d) (training keeps them away from saturation).
     """
     xs, ys, pre = [x0], [f(x0)], []
     state = None
     x = x0
     for _ in range(horizon - 1):
         y_std = standardize_last(torch.stack(ys, 1))
-        x, state = net.step(x, y_std, state)
-        pre.append(net.last_preactivation)
+        a, state = net.preactivation(x, y_std, state)
+        x = torch.tanh(a)
+        pre.append(a)
         xs.append(x)
         ys.append(f(x))
-    net.preactivations = torch.stack(pre, 1)
-    return torch.stack(xs, 1), torch.stack(ys, 1)
+    return torch.stack(xs, 1), torch.stack(ys, 1), torch.stack(pre, 1)
 
 
 def _expected_improvement(xs, ys, lengthscale, noise: float = 1e-4) -> torch.Tensor:
@@ -242,10 +252,10 @@ def train_optimizer(
             config.batch, config.dim, n_features=config.n_features, generator=gen
         )
         x0 = torch.rand(config.batch, config.dim, generator=gen) * 2 - 1
-        xs, ys = rollout(net, lambda x, funcs=funcs: evaluate(funcs, x), x0, config.horizon)
+        xs, ys, pre = rollout(net, lambda x, funcs=funcs: evaluate(funcs, x), x0, config.horizon)
         # Queries on the box boundary come from a saturated tanh, whose zero
         # gradient would freeze the network there: keep |pre-activation| < 2.
-        saturation = torch.relu(net.preactivations.abs() - 2.0).pow(2).mean()
+        saturation = torch.relu(pre.abs() - 2.0).pow(2).mean()
         loss = loss_value(config.loss, xs, ys, funcs.lengthscale) + 0.1 * saturation
         opt.zero_grad()
         loss.backward()

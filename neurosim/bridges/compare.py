@@ -47,7 +47,6 @@ COMPARISON_KEYS = {
     "epochs": "passes over the training examples, an integer >= 1",
     "eval_every": "training examples between test-error measurements",
     "segregated": "false, or a mapping: learning_rates, angle_every, quick_test_examples",
-    "torch": "a mapping: rules, activation, learning_rate, batch_size, momentum, loss, angle_every",
 }
 
 _SEGREGATED_KEYS = {
@@ -66,6 +65,8 @@ _TORCH_KEYS = {
     "angle_every": "steps between angle measurements (0: none)",
     "feedback_scale": "scale of the random feedback matrices (1: torch's weight init scale)",
 }
+
+COMPARISON_KEYS["torch"] = f"a mapping: {', '.join(_TORCH_KEYS)}"
 
 
 def _section(spec: Any, where: str, keys: dict[str, str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from torch import nn
 from neurosim.bridges.alignment import feedback_angles, update_angles
 from neurosim.bridges.feedback import RULES, convert, linear_layers
 from neurosim.checkpoints import resume_torch, save_torch
+from neurosim.datasets import as_rates
 from neurosim.errors import NeurosimError
 from neurosim.recording import provenance
 
@@ -141,9 +142,9 @@ def _as_tensors(images: np.ndarray, labels: np.ndarray, name: str):
             f"{name}: images have to be (N, 784) or (N, 28, 28) with N labels, "
             f"got {np.shape(images)} and {len(labels)} labels"
         )
+    if np.issubdtype(images.dtype, np.integer):
+        images = as_rates(images, np.float32)
     x = torch.as_tensor(images, dtype=torch.float32)
-    if images.dtype == np.uint8:
-        x = x / 255.0
     return x, torch.as_tensor(np.asarray(labels), dtype=torch.long)
 
 

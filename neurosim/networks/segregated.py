@@ -928,11 +928,13 @@ def _build(
             on_event = {"spikes": "spike", "learn": "learn"}
         else:
             # The probe's backprop error W_out^T delta_out uses w before its update.
-            probe = BACKPROP_PROBE_CODE if config.angle_every and m == n_hidden else ""
+            probe_code = BACKPROP_PROBE_CODE if config.angle_every and m == n_hidden else ""
             on_pre = {
                 "spikes": "zb_post += w",
                 "expire": "yb_post += w",
-                "learn": probe + SYNAPSE_LEARN_CODE + (SYMMETRIC_LEARN_CODE if symmetric else ""),
+                "learn": probe_code
+                + SYNAPSE_LEARN_CODE
+                + (SYMMETRIC_LEARN_CODE if symmetric else ""),
             }
             on_event = {"spikes": "spike", "expire": "expire", "learn": "learn"}
         on_post = None
