@@ -71,14 +71,30 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_optimizer(args: argparse.Namespace) -> int:
-    from neurosim.blackbox.learned import TrainConfig, train_optimizer
+    from neurosim.blackbox.learned import TrainConfig, export_weights, train_optimizer
 
-    config = TrainConfig(dim=args.dim, iterations=args.iterations, loss=args.loss, seed=args.seed)
+    config = TrainConfig(
+        dim=args.dim,
+        iterations=args.iterations,
+        loss=args.loss,
+        seed=args.seed,
+        batch=args.batch,
+        learning_rate=args.learning_rate,
+    )
     out = args.out or Path("results") / f"learned_optimizer_dim{args.dim}.pt"
-    _, losses = train_optimizer(config, out, resume=args.resume, progress=not args.quiet)
+    _, losses = train_optimizer(
+        config,
+        out,
+        resume=args.resume,
+        progress=not args.quiet,
+        device=args.device,
+        max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+    )
     print(f"loss: first 50 iterations {sum(losses[:50]) / len(losses[:50]):.5f}, "
           f"last 50 {sum(losses[-50:]) / len(losses[-50:]):.5f}")  # fmt: skip
     print(f"wrote {out}")
+    if args.export is not None:
+        print(f"wrote {export_weights(out, args.export)}")
     return 0
 
 
@@ -166,8 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     tro.add_argument("--iterations", type=int, default=10_000)
     tro.add_argument("--loss", default="oi", choices=("sum", "oi", "ei"))
     tro.add_argument("--seed", type=int, default=0)
+    tro.add_argument("--batch", type=int, default=128, help="GP functions per step")
+    tro.add_argument("--learning-rate", type=float, default=3e-4, help="Adam step size")
+    tro.add_argument("--device", default="cpu", help="torch device of the rollouts (cpu, cuda)")
+    tro.add_argument(
+        "--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this"
+    )
     tro.add_argument("--out", type=Path, default=None, help="checkpoint file (.pt)")
     tro.add_argument("--resume", action="store_true", help="continue from --out")
+    tro.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        help="also write the bare weights here (data/learned_optimizer/dim<d>.pt to ship them)",
+    )
     tro.add_argument("--quiet", action="store_true", help="no progress bar")
     tro.set_defaults(func=_cmd_train_optimizer)
 

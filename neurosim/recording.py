@@ -17,14 +17,9 @@ name.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import platform
-import shutil
 import socket
 import sys
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +29,7 @@ import xarray as xr
 from brian2 import SpikeMonitor, StateMonitor
 
 from neurosim._version import __version__
+from neurosim.atomic import atomic_path
 from neurosim.errors import NeurosimError
 from neurosim.units import unit_name
 
@@ -134,30 +130,6 @@ def spike_table(name: str, monitor: SpikeMonitor) -> dict[str, xr.DataArray]:
             np.asarray(monitor.i[:], np.int64)[order], dims=(dim,), attrs={"units": "1", **attrs}
         ),
     }
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it into place on success.
-
-    Works for files and folders (Zarr stores). On an exception the temporary
-    is removed and an existing ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    target = tmp / path.name
-    try:
-        yield target
-        if path.is_dir() and not path.is_symlink():
-            # os.replace cannot replace a non-empty folder: swap it out first.
-            old = tmp / ".old"
-            os.replace(path, old)
-            os.replace(target, path)
-        else:
-            os.replace(target, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def save_recording(ds: xr.Dataset, path: str | Path) -> Path:

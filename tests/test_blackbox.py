@@ -8,7 +8,13 @@ import xarray as xr
 from neurosim.blackbox.asktell import make_optimizer
 from neurosim.blackbox.functions import FUNCTIONS
 from neurosim.blackbox.gp import evaluate, sample_gp_functions, se_kernel
-from neurosim.blackbox.learned import TrainConfig, load_pretrained, train_optimizer
+from neurosim.blackbox.learned import (
+    TrainConfig,
+    export_weights,
+    load_pretrained,
+    pretrained_path,
+    train_optimizer,
+)
 from neurosim.cli import main
 from neurosim.errors import NeurosimError
 
@@ -134,3 +140,24 @@ def test_learned_optimizer_ask_tell_with_given_weights(tmp_path):
         opt.tell(opt.ask(), float("inf"))
     with pytest.raises(NeurosimError, match="no learned-optimizer weights for dimension 5"):
         make_optimizer("learned", [(0.0, 1.0)] * 5, weights=tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("dim", range(1, 7))
+def test_shipped_weights_load_safely_and_propose_in_bounds(dim):
+    state = torch.load(pretrained_path(dim), weights_only=True)
+    assert set(state) == {"net", "config", "iteration", "final_loss"}
+    assert state["config"]["dim"] == dim and state["iteration"] > 0
+    opt = make_optimizer("learned", [(-2.0, 3.0)] * dim, seed=dim)
+    for _ in range(5):
+        x = opt.ask()
+        assert x.shape == (dim,) and np.all(x >= -2.0) and np.all(x <= 3.0)
+        opt.tell(x, float(np.sum((x - 0.5) ** 2)))
+
+
+def test_export_weights_drops_the_optimizer_state(tmp_path):
+    config = TrainConfig(dim=1, horizon=5, iterations=3, batch=4, hidden=4)
+    train_optimizer(config, tmp_path / "ck.pt")
+    export_weights(tmp_path / "ck.pt", tmp_path / "w.pt")
+    assert "optimizer" in torch.load(tmp_path / "ck.pt", weights_only=True)
+    assert "optimizer" not in torch.load(tmp_path / "w.pt", weights_only=True)
+    assert load_pretrained(1, tmp_path / "w.pt").hidden == 4

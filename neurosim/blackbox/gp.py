@@ -112,7 +112,7 @@ def se_kernel(
 ) -> torch.Tensor:
     """Squared-exponential kernel matrix ``k(x1_i, x2_j)`` (last axis: coordinates)."""
     d2 = ((x1[..., :, None, :] - x2[..., None, :, :]) ** 2).sum(-1)
-    ell = torch.as_tensor(lengthscale, dtype=x1.dtype)
+    ell = torch.as_tensor(lengthscale, dtype=x1.dtype, device=x1.device)
     if ell.dim() == 1:
         ell = ell[:, None, None]
     return variance * torch.exp(-d2 / (2 * ell**2))

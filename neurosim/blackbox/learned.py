@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from neurosim.blackbox.gp import evaluate, sample_gp_functions, se_kernel
+from neurosim.blackbox.gp import GPFunctions, evaluate, sample_gp_functions, se_kernel
 from neurosim.checkpoints import resume_torch, save_torch
 from neurosim.errors import NeurosimError
 
@@ -42,6 +42,7 @@ __all__ = [
     "LOSSES",
     "LSTMOptimizer",
     "TrainConfig",
+    "export_weights",
     "load_pretrained",
     "pretrained_path",
     "rollout",
@@ -147,7 +148,7 @@ def _expected_improvement(xs, ys, lengthscale, noise: float = 1e-4) -> torch.Ten
     normal = torch.distributions.Normal(0.0, 1.0)
     for t in range(1, xs.shape[1]):
         X, Y, x = xs[:, :t], ys[:, :t], xs[:, t : t + 1]
-        K = se_kernel(X, X, lengthscale) + noise * torch.eye(t, dtype=xs.dtype)
+        K = se_kernel(X, X, lengthscale) + noise * torch.eye(t, dtype=xs.dtype, device=xs.device)
         k = se_kernel(X, x, lengthscale)  # (B, t, 1)
         L = torch.linalg.cholesky(K)
         alpha = torch.cholesky_solve(Y[..., None], L)
@@ -223,8 +224,14 @@ def train_optimizer(
     resume: bool = False,
     checkpoint_every: int = 100,
     progress: bool = False,
+    device: str | torch.device = "cpu",
+    max_seconds: float | None = None,
 ) -> tuple[LSTMOptimizer, list[float]]:
     """Train an optimizer network on GP samples; return it and the loss per iteration.
+
+    ``device`` runs the rollouts there (the functions are still drawn on the
+    CPU, so a run's functions do not depend on the device); ``max_seconds``
+    stops after that much wall time with a checkpoint, to be resumed later.
 
     The checkpoint (``torch.save`` of tensors, numbers and lists; loads with
     ``weights_only=True``) holds the network, the Adam state, the iteration,
@@ -233,7 +240,7 @@ def train_optimizer(
     same functions as an uninterrupted one).
     """
     torch.manual_seed(config.seed)
-    net = LSTMOptimizer(config.dim, config.hidden, config.layers)
+    net = LSTMOptimizer(config.dim, config.hidden, config.layers).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     losses: list[float] = []
     start = 0
@@ -246,12 +253,14 @@ def train_optimizer(
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, initial=start, total=config.iterations, desc=f"dim {config.dim}")
+    began = time.monotonic()
     for it in steps:
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + it)
         funcs = sample_gp_functions(
             config.batch, config.dim, n_features=config.n_features, generator=gen
         )
-        x0 = torch.rand(config.batch, config.dim, generator=gen) * 2 - 1
+        funcs = GPFunctions(*(t.to(device) for t in funcs))
+        x0 = (torch.rand(config.batch, config.dim, generator=gen) * 2 - 1).to(device)
         xs, ys, pre = rollout(net, lambda x, funcs=funcs: evaluate(funcs, x), x0, config.horizon)
         # Queries on the box boundary come from a saturated tanh, whose zero
         # gradient would freeze the network there: keep |pre-activation| < 2.
@@ -264,10 +273,13 @@ def train_optimizer(
         losses.append(float(loss.detach()))
         if progress:
             steps.set_postfix(loss=f"{losses[-1]:.4f}")
-        last = it + 1 == config.iterations
+        out_of_time = max_seconds is not None and time.monotonic() - began > max_seconds
+        last = it + 1 == config.iterations or out_of_time
         if path is not None and ((it + 1) % checkpoint_every == 0 or last):
             save_checkpoint(path, net, opt, it + 1, losses, config)
-    return net, losses
+        if out_of_time:
+            break
+    return net.cpu(), losses
 
 
 def save_checkpoint(path, net, opt, iteration, losses, config) -> None:
@@ -281,6 +293,25 @@ def save_checkpoint(path, net, opt, iteration, losses, config) -> None:
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     save_torch(path, state)
+
+
+def export_weights(checkpoint: str | Path, path: str | Path) -> Path:
+    """Write the network of a training checkpoint without its optimizer state.
+
+    The result (about 0.2 MB) is what ``data/learned_optimizer/dim<d>.pt``
+    holds: weights, config, the number of training iterations and the mean
+    loss of the last 100 of them.
+    """
+    state = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    losses = list(state.get("losses", []))[-100:]
+    slim = {
+        "net": state["net"],
+        "config": state["config"],
+        "iteration": state["iteration"],
+        "final_loss": sum(losses) / len(losses) if losses else float("nan"),
+    }
+    save_torch(path, slim)
+    return Path(path)
 
 
 def pretrained_path(dim: int) -> Path:
@@ -303,7 +334,7 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
             f"(train them with `neurosim train-optimizer --dim {dim}`)"
         )
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
         cfg = state["config"]
         net = LSTMOptimizer(int(cfg["dim"]), int(cfg["hidden"]), int(cfg["layers"]))
         net.load_state_dict(state["net"])
