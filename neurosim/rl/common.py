@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def mlp(sizes: list[int], activation: str, out_activation: str | None = None) ->
                 f"activation: has to be one of {', '.join(ACTIVATIONS)}, got {name!r}"
             )
     layers: list[nn.Module] = []
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         last = k == len(sizes) - 2
         name = out_activation if last else activation
@@ -182,7 +183,7 @@ class Controller:
 def evaluate(
     policy, env_id: str, episodes: int, seed: int, max_steps: int | None = None
 ) -> np.ndarray:
-    """Returns of ``episodes`` episodes of ``policy`` (obs -> action), episode k seeded ``seed + k``."""
+    """Returns of ``episodes`` episodes of ``policy`` (obs -> action), seeds ``seed + k``."""
     env = make_env(env_id)
     returns = np.empty(episodes)
     for k in range(episodes):
