@@ -98,6 +98,37 @@ def _cmd_train_optimizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rl_train(args: argparse.Namespace) -> int:
+    from neurosim.rl.run import make_config, train
+
+    sets = list(args.set)
+    sets += [f"{key}={value}" for key, value in (("total_steps", args.steps),
+             ("seed", args.seed)) if value is not None]  # fmt: skip
+    config = make_config(args.algorithm, args.env, sets)
+    out = args.out or Path("results") / f"{args.algorithm}_{args.env}_seed{config.seed}"
+    ds = train(args.algorithm, config, out, resume=args.resume, progress=not args.quiet)
+    final = ds.evaluation_return.isel(evaluation=-1).values if ds.sizes["evaluation"] else []
+    if len(final):
+        print(f"evaluation return {float(final.mean()):.2f} +- {float(final.std()):.2f} "
+              f"over {len(final)} episodes")  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_rl_control(args: argparse.Namespace) -> int:
+    from neurosim.rl.run import control
+
+    out = args.out or Path(args.checkpoint).parent / "controller"
+    brian, torch_returns, files = control(
+        args.checkpoint, out, env_id=args.env, episodes=args.episodes, seed=args.seed
+    )
+    for k, (b, t) in enumerate(zip(brian, torch_returns, strict=True)):
+        print(f"episode {k}: Brian2 return {b:.3f}, torch return {t:.3f}")
+    for path in files:
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from neurosim.model import list_models
     from neurosim.protocol import list_protocols
@@ -198,6 +229,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tro.add_argument("--quiet", action="store_true", help="no progress bar")
     tro.set_defaults(func=_cmd_train_optimizer)
+
+    rlt = sub.add_parser(
+        "rl-train",
+        help="train an A3C or DDPG agent on a gymnasium environment",
+        description="Train A3C (Mnih et al. 2016) or DDPG (Lillicrap et al. 2016). "
+        "Defaults are the paper's, then the documented settings for the environment.",
+    )
+    rlt.add_argument("algorithm", help="a3c or ddpg")
+    rlt.add_argument("--env", required=True, help="gymnasium id, e.g. CartPole-v1, Pendulum-v1")
+    rlt.add_argument("--steps", type=int, default=None, help="environment steps (total_steps)")
+    rlt.add_argument("--seed", type=int, default=None)
+    rlt.add_argument("--out", type=Path, default=None, help="output folder")
+    rlt.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set rule=fa (repeatable)",
+    )
+    rlt.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    rlt.add_argument("--quiet", action="store_true", help="no progress bar")
+    rlt.set_defaults(func=_cmd_rl_train)
+
+    rlc = sub.add_parser(
+        "rl-control",
+        help="run a trained actor as a Brian2 rate network in closed loop",
+        description="Run the actor of an rl-train checkpoint as a Brian2 network of rate "
+        "neurons driving its environment; compare with the torch actor; record and plot.",
+    )
+    rlc.add_argument("checkpoint", help="checkpoint.pt of neurosim rl-train")
+    rlc.add_argument("--env", default=None, help="environment (default: the training one)")
+    rlc.add_argument("--episodes", type=int, default=5)
+    rlc.add_argument("--seed", type=int, default=0)
+    rlc.add_argument("--out", type=Path, default=None, help="output folder")
+    rlc.set_defaults(func=_cmd_rl_control)
 
     lst = sub.add_parser(
         "list",

@@ -36,6 +36,7 @@ __all__ = [
     "Controller",
     "RunLog",
     "evaluate",
+    "load_controller",
     "make_env",
     "mlp",
 ]
@@ -178,6 +179,25 @@ class Controller:
             return cls(net, state["kind"], **extra)
         except (KeyError, RuntimeError) as err:
             raise NeurosimError(f"not a controller state ({err})") from None
+
+
+def load_controller(checkpoint: str | Path) -> tuple[Controller, dict[str, Any]]:
+    """The actor of a training checkpoint (any algorithm) and the run's config.
+
+    Raises
+    ------
+    NeurosimError
+        If the file is missing or is not an RL checkpoint.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise NeurosimError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        controller_state, config = state["controller"], dict(state["config"])
+    except Exception as err:  # unpickling errors have no common base class
+        raise NeurosimError(f"{path}: not an RL checkpoint ({type(err).__name__})") from None
+    return Controller.from_state(controller_state), config
 
 
 def evaluate(

@@ -1,0 +1,115 @@
+"""Entry points behind ``neurosim rl-train`` and ``neurosim rl-control``.
+
+``rl-train`` builds an algorithm's config from its defaults (the paper's),
+the documented per-environment settings of that algorithm (``TUNED``) and
+``--set key=value`` overrides, then trains. ``rl-control`` runs a trained
+actor as a Brian2 rate network in closed loop, checks its return against the
+torch actor's on the same seeds and writes the recording and its plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from neurosim.errors import NeurosimError
+
+__all__ = ["ALGORITHMS", "control", "make_config", "train"]
+
+#: Algorithm name -> (module, config class).
+ALGORITHMS = {"a3c": ("neurosim.rl.a3c", "A3CConfig"), "ddpg": ("neurosim.rl.ddpg", "DDPGConfig")}
+
+
+def _module(algorithm: str):
+    if algorithm not in ALGORITHMS:
+        raise NeurosimError(
+            f"algorithm: has to be one of {', '.join(ALGORITHMS)}, got {algorithm!r}"
+        )
+    return import_module(ALGORITHMS[algorithm][0])
+
+
+def make_config(algorithm: str, env_id: str, overrides: list[str] | None = None) -> Any:
+    """The config of ``algorithm`` on ``env_id``: defaults, tuned settings, then overrides.
+
+    Parameters
+    ----------
+    algorithm : str
+        ``a3c`` or ``ddpg``.
+    env_id : str
+        Gymnasium environment id.
+    overrides : list of str
+        ``key=value`` (YAML values), keys are the config's fields.
+    """
+    module = _module(algorithm)
+    cls = getattr(module, ALGORITHMS[algorithm][1])
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {"env_id": env_id, **getattr(module, "TUNED", {}).get(env_id, {})}
+    for item in overrides or []:
+        if "=" not in item:
+            raise NeurosimError(f"--set {item!r}: expected key=value")
+        key, text = (s.strip() for s in item.split("=", 1))
+        if key not in fields:
+            raise NeurosimError(
+                f"--set {item!r}: {cls.__name__} has no field {key!r} "
+                f"(fields: {', '.join(sorted(fields))})"
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise NeurosimError(f"--set {item!r}: cannot read value {text!r}") from None
+        values[key] = tuple(value) if isinstance(value, list) else value
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise NeurosimError(f"{cls.__name__}: {err}") from None
+
+
+def train(algorithm: str, config: Any, out: Path, *, resume: bool, progress: bool):
+    """Train ``algorithm`` with ``config``; returns the metrics Dataset."""
+    return _module(algorithm).train(config, out, resume=resume, progress=progress)
+
+
+def control(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    env_id: str | None = None,
+    episodes: int = 5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+    """Run a checkpoint's actor in Brian2 and in torch on the same seeds.
+
+    Returns
+    -------
+    brian2_returns, torch_returns : np.ndarray
+    files : list of Path
+        ``closed_loop.nc`` and the plots ``activity``, ``tuning`` and ``pca`` (PNG).
+    """
+    from neurosim.recording import save_recording
+    from neurosim.rl.analysis import plot_activity, plot_pca, plot_tuning
+    from neurosim.rl.common import evaluate, load_controller
+    from neurosim.rl.controller import run_closed_loop
+
+    controller, config = load_controller(checkpoint)
+    env_id = env_id or config.get("env_id")
+    if not env_id:
+        raise NeurosimError(f"{checkpoint}: no env_id in the checkpoint; pass --env")
+    ds = run_closed_loop(controller, env_id, episodes, seed)
+    torch_returns = evaluate(controller, env_id, episodes, seed)
+    ds["torch_episode_return"] = ("episode", torch_returns, {"units": "1"})
+    ds.attrs["checkpoint"] = str(checkpoint)
+    ds.attrs["training_config"] = json.dumps(config)
+    out = Path(out)
+    files = [save_recording(ds, out / "closed_loop.nc")]
+    files += [
+        plot_activity(ds, out / "activity.png"),
+        plot_tuning(ds, out / "tuning.png"),
+        plot_pca(ds, out / "pca.png"),
+    ]
+    return ds.episode_return.values, torch_returns, files

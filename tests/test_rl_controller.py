@@ -1,0 +1,93 @@
+"""The Brian2 rate-network controller against its torch actor; analysis of its recording."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from neurosim.errors import NeurosimError
+from neurosim.rl.analysis import (
+    plot_activity,
+    plot_pca,
+    plot_tuning,
+    population_pca,
+    tuning_correlation,
+    tuning_curves,
+)
+from neurosim.rl.common import Controller, evaluate, load_controller, mlp
+from neurosim.rl.controller import run_closed_loop
+
+
+def _pendulum_controller(seed: int) -> Controller:
+    torch.manual_seed(seed)
+    one = np.ones(1)
+    return Controller(mlp([3, 32, 16, 1], "relu", "tanh"), "continuous",
+                      scale=2 * one, offset=0 * one, low=-2 * one, high=2 * one)  # fmt: skip
+
+
+def test_brian2_controller_matches_torch_returns_and_activations(tmp_path):
+    ctl = _pendulum_controller(0)
+    ds = run_closed_loop(ctl, "Pendulum-v1", episodes=2, seed=3)
+    torch_returns = evaluate(ctl, "Pendulum-v1", 2, 3)
+    # float32 torch vs float64 Brian2 over 200 steps of a smooth system
+    np.testing.assert_allclose(ds.episode_return.values, torch_returns, rtol=1e-5)
+    assert ds.sizes["step"] == 400 and ds.hidden_layer_1_r.shape == (400, 32)
+    with torch.no_grad():
+        hidden = ctl.net[:2](torch.tensor(ds.observation.values, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(ds.hidden_layer_1_r.values, hidden, atol=1e-4)
+    assert ds.attrs["env_id"] == "Pendulum-v1" and "brian2_version" in ds.attrs
+    for plot in (plot_activity, plot_pca, plot_tuning):
+        assert plot(ds, tmp_path / f"{plot.__name__}.png").stat().st_size > 1000
+
+
+def test_discrete_controller_and_bad_inputs(tmp_path):
+    torch.manual_seed(1)
+    ctl = Controller(mlp([4, 16, 2], "tanh"), "discrete")
+    ds = run_closed_loop(ctl, "CartPole-v1", episodes=3, seed=0, record=False)
+    np.testing.assert_array_equal(ds.episode_return.values, evaluate(ctl, "CartPole-v1", 3, 0))
+    assert "output_layer_r" not in ds
+    with pytest.raises(NeurosimError, match="takes 4 inputs, Pendulum-v1 gives 3"):
+        run_closed_loop(ctl, "Pendulum-v1")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(NeurosimError, match="junk.pt: not an RL checkpoint"):
+        load_controller(tmp_path / "junk.pt")
+    with pytest.raises(NeurosimError, match="Controller: layers have to be"):
+        Controller(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softmax(-1)), "discrete")
+
+
+def _toy_recording() -> xr.Dataset:
+    t = np.linspace(0, 2 * np.pi, 200)
+    obs = np.stack([np.sin(t), np.cos(t)], 1)
+    r = np.stack([2 * obs[:, 0] + 1, -obs[:, 1], np.zeros_like(t)], 1)
+    return xr.Dataset(
+        {
+            "observation": (("step", "obs_dim"), obs),
+            "hidden_layer_1_r": (("time", "neuron"), r),
+            "step_episode": ("step", np.zeros(200, int)),
+        }
+    )
+
+
+def test_tuning_and_pca_on_hand_made_activity():
+    ds = _toy_recording()
+    corr = tuning_correlation(ds, "hidden_layer_1").values
+    np.testing.assert_allclose(corr[:2], [[1.0, 0.0], [0.0, -1.0]], atol=1e-12)
+    assert np.isnan(corr[2]).all()  # a silent unit has no tuning
+    curves = tuning_curves(ds, "hidden_layer_1", obs_dim=0, bins=4)
+    # unit 0 is 2 sin + 1: its bin means follow the bin centres exactly
+    np.testing.assert_allclose(
+        curves.values[0], 2 * _bin_means(ds.observation.values[:, 0], 4) + 1, atol=1e-12
+    )
+    assert np.all(np.diff(curves.bin_center.values) > 0)
+    pca = population_pca(ds, "hidden_layer_1", 3)
+    ev = pca.explained_variance_ratio.values
+    # var(2 sin) = 4 var(cos): 80 % and 20 % of the variance, nothing in the third
+    np.testing.assert_allclose(ev, [0.8, 0.2, 0.0], atol=0.01)
+    with pytest.raises(NeurosimError, match="no rates recorded for 'nope'"):
+        tuning_correlation(ds, "nope")
+
+
+def _bin_means(x: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.quantile(x, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+    return np.array([x[which == k].mean() for k in range(bins)])
