@@ -7,6 +7,8 @@ The names are imported on first use, so that the torch-only subpackages
 
 from importlib import import_module
 
+import xarray as xr
+
 from neurosim._version import __version__
 from neurosim.errors import NeurosimError
 
@@ -22,6 +24,18 @@ _LAZY = {
 }
 
 __all__ = ["NeurosimError", "__version__", *sorted(_LAZY)]
+
+
+@xr.register_dataset_accessor("neurosim")
+def _accessor(ds: xr.Dataset):
+    """``ds.neurosim``: spike statistics, summaries and plots of a recording.
+
+    Registered here so that ``import neurosim`` is enough; the analysis module
+    (Elephant, Neo) loads on first use.
+    """
+    from neurosim.analysis.accessor import NeurosimAccessor
+
+    return NeurosimAccessor(ds)
 
 
 def __getattr__(name: str):

@@ -129,6 +129,36 @@ def _cmd_rl_control(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from neurosim.analysis.accessor import analyze, report
+    from neurosim.recording import save_recording
+
+    summary = analyze(args.recording, bin=args.fano_window)
+    print(report(summary))
+    if args.out is not None:
+        print(f"wrote {save_recording(summary, args.out)}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import neurosim.networks.segregated_protocol  # noqa: F401  (registers its plot kinds)
+    from neurosim.plotting import plot
+    from neurosim.recording import load_recording
+
+    out = args.out or args.recording.with_name(f"{args.recording.stem}_{args.kind}.png")
+    for path in plot(load_recording(args.recording), args.kind, out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from neurosim.export import export
+    from neurosim.recording import load_recording
+
+    print(f"wrote {export(load_recording(args.recording), args.format, args.out)}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from neurosim.model import list_models
     from neurosim.protocol import list_protocols
@@ -264,6 +294,40 @@ def build_parser() -> argparse.ArgumentParser:
     rlc.add_argument("--seed", type=int, default=0)
     rlc.add_argument("--out", type=Path, default=None, help="output folder")
     rlc.set_defaults(func=_cmd_rl_control)
+
+    ana = sub.add_parser(
+        "analyze",
+        help="spike statistics and summaries of a recording",
+        description="Per record: neurons, spikes, mean rate, CV, Fano factor; state "
+        "variables; learning-curve summaries over sweep dimensions.",
+    )
+    ana.add_argument("recording", type=Path, help="recording file (.nc or .zarr)")
+    ana.add_argument("--out", type=Path, default=None, help="also write the summary (.nc/.zarr)")
+    ana.add_argument("--fano-window", default="100 ms", help="counting window of the Fano factor")
+    ana.set_defaults(func=_cmd_analyze)
+
+    plo = sub.add_parser(
+        "plot",
+        help="plot a recording (PNG or SVG by suffix)",
+        description="Plot a recording: traces, raster, rates, weights, curves, fi_curve, "
+        "learning_curve, compartments.",
+    )
+    plo.add_argument("recording", type=Path, help="recording file (.nc or .zarr)")
+    plo.add_argument("--kind", required=True, help="traces, raster, rates, weights, curves, ...")
+    plo.add_argument("--out", type=Path, default=None, help="image (default RECORDING_KIND.png)")
+    plo.set_defaults(func=_cmd_plot)
+
+    exp = sub.add_parser(
+        "export",
+        help="export a recording to NWB or Neo",
+        description="Write a recording as NWB (pynwb) or as a Neo Block (.mat, .pkl, .nix).",
+    )
+    exp.add_argument("recording", type=Path, help="recording file (.nc or .zarr)")
+    exp.add_argument("--format", required=True, choices=("nwb", "neo"))
+    exp.add_argument(
+        "--out", type=Path, required=True, help="nwb: .nwb; neo: .mat, .pkl or .nix (needs nixio)"
+    )
+    exp.set_defaults(func=_cmd_export)
 
     lst = sub.add_parser(
         "list",

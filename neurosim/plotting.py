@@ -8,13 +8,24 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless machines (CI, clusters) have no display
 import matplotlib.pyplot as plt
+import numpy as np
 import xarray as xr
 
 from neurosim.errors import NeurosimError
 from neurosim.recording import atomic_path
 from neurosim.units import DISPLAY_UNITS
 
-__all__ = ["PLOTS", "plot", "plot_fi_curve", "plot_raster", "plot_traces", "save_figure"]
+__all__ = [
+    "PLOTS",
+    "plot",
+    "plot_curves",
+    "plot_fi_curve",
+    "plot_raster",
+    "plot_rates",
+    "plot_traces",
+    "plot_weights",
+    "save_figure",
+]
 
 
 def _records(ds: xr.Dataset, suffix: str) -> list[str]:
@@ -103,8 +114,154 @@ def plot_fi_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     return [save_figure(fig, Path(path))]
 
 
+def plot_rates(ds: xr.Dataset, path: str | Path, bin=0.01) -> list[Path]:
+    """Binned firing rates (Hz) of every record with spikes: population mean and neurons.
+
+    Up to ten neurons are drawn as thin lines, the population mean as a thick one.
+    """
+    # Elephant loads slowly; only this plot kind needs it
+    from neurosim.analysis.spikes import firing_rates, spike_records
+
+    records = spike_records(ds)
+    if not records:
+        raise NeurosimError(f"{path}: the recording has no spikes to compute rates from")
+    fig, axes = plt.subplots(len(records), 1, figsize=(8, 2.5 * len(records)), squeeze=False)
+    for ax, rec in zip(axes[:, 0], records, strict=True):
+        rates = firing_rates(ds, rec, bin=bin)
+        t = rates[rates.dims[0]].values * 1e3
+        if 1 < rates.shape[1] <= 10:
+            ax.plot(t, rates.values, lw=0.6, alpha=0.6)
+        ax.plot(t, rates.values.mean(1), color="k", lw=1.5, label="population mean")
+        ax.set_ylabel(f"{rec} rate (Hz)")
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    axes[-1, 0].set_xlabel(f"time (ms), {bin * 1e3:g} ms bins")
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
+def _weight_names(ds: xr.Dataset) -> list[str]:
+    """2-D weight matrices: ``W_*`` variables or names with 'weight', not time series."""
+    return [
+        str(v)
+        for v, da in ds.data_vars.items()
+        if da.ndim == 2
+        and (str(v).startswith("W") or "weight" in str(v))
+        and not any(str(d).endswith(("_time", "_spike")) for d in da.dims)
+    ]
+
+
+def plot_weights(ds: xr.Dataset, path: str | Path, units: int = 25) -> list[Path]:
+    """Weight matrices as images.
+
+    A matrix whose inputs form a square image (784 = 28 x 28) is drawn as the
+    receptive fields of its first ``units`` rows; any other as one image.
+    """
+    names = _weight_names(ds)
+    if not names:
+        raise NeurosimError(f"{path}: the recording has no weight matrices (W_* or *weight*)")
+    name = names[0]
+    values = ds[name].values
+    side = round(np.sqrt(values.shape[1]))
+    if side * side == values.shape[1] and side >= 4:
+        count = min(units, values.shape[0])
+        cols = int(np.ceil(np.sqrt(count)))
+        rows = int(np.ceil(count / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False)
+        # one symmetric colour scale for all units, so fields compare by eye
+        scale = float(np.nanmax(np.abs(values[:count]))) or 1.0
+        for k, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if k < count:
+                ax.imshow(values[k].reshape(side, side), cmap="RdBu_r", vmin=-scale, vmax=scale)
+                ax.set_title(f"unit {k}", fontsize=7)
+        fig.suptitle(f"{name}: receptive fields ({ds[name].attrs.get('units', '1')})")
+    else:
+        fig, ax = plt.subplots(figsize=(6, 5))
+        image = ax.imshow(values, aspect="auto", cmap="RdBu_r", interpolation="nearest")
+        dims = ds[name].dims
+        ax.set(ylabel=str(dims[0]), xlabel=str(dims[1]), title=name)
+        fig.colorbar(image, ax=ax, label=ds[name].attrs.get("units", "1"))
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
+_CURVE_UNITS = {"percent": "error (%)", "%": "error (%)", "degree": "angle (degree)"}
+
+
+def _curve_x(ds: xr.Dataset, da: xr.DataArray) -> tuple[np.ndarray, str]:
+    """The x values of a curve (last dim): a coordinate, a paired examples variable, or 0..n."""
+    dim = da.dims[-1]
+    for name, coord in da.coords.items():
+        if coord.dims == (dim,) and np.issubdtype(coord.dtype, np.number):
+            return np.broadcast_to(coord.values, da.shape), str(name)
+    for other in ds.data_vars.values():
+        if other.attrs.get("units") == "examples" and set(other.dims) == set(da.dims):
+            return other.transpose(*da.dims).values, "training examples"
+    return np.broadcast_to(np.arange(da.sizes[dim]), da.shape), str(dim)
+
+
+def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
+    """Learning curves: errors (%) and alignment angles (degree), one panel per kind.
+
+    A curve with a ``seed`` dim is drawn as its median with the quartiles
+    shaded; other extra dims (rule, learning rate) are separate lines.
+    """
+    from neurosim.analysis.accessor import curve_variables
+
+    # one line dim besides the curve's own (and seed): more would not fit one panel
+    names = [n for n in curve_variables(ds) if ds[n].ndim - ("seed" in ds[n].dims) <= 2]
+    if not names:
+        raise NeurosimError(f"{path}: the recording has no learning curves (errors %, angles)")
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_CURVE_UNITS[ds[name].attrs["units"]], []).append(name)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+    for ax, (ylabel, members) in zip(axes[0], groups.items(), strict=True):
+        for name in members:
+            _draw_curve(ax, ds, ds[name])
+        ax.set_ylabel(ylabel)
+        if "angle" in ylabel:
+            ax.axhline(90, color="k", lw=0.5, ls="--")
+        ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
+def _draw_curve(ax, ds: xr.Dataset, da: xr.DataArray) -> None:
+    """One line per entry of the curve's extra dim; median and quartiles over ``seed``."""
+    dim = [d for d in da.dims if d != "seed"][-1]
+    other = [d for d in da.dims if d not in (dim, "seed")]
+    seeds = ["seed"] if "seed" in da.dims else []
+    da = da.transpose(*other, *seeds, dim)
+    x, xlabel = _curve_x(ds, da)
+    y = da.values
+    if seeds:
+        # x is the same for every seed: take the first seed's
+        x = np.take(x, 0, axis=-2)
+        with np.errstate(all="ignore"):
+            low, y, high = np.nanquantile(y, [0.25, 0.5, 0.75], axis=-2)
+    x, y = np.atleast_2d(x), np.atleast_2d(y)
+    labels = [f"{da.name} {v}" for v in da[other[0]].values] if other else [str(da.name)]
+    if seeds:
+        labels = [f"{label} (median, quartiles of {da.sizes['seed']} seeds)" for label in labels]
+    for k, label in enumerate(labels):
+        ok = ~np.isnan(x[k]) & ~np.isnan(y[k])
+        (line,) = ax.plot(x[k][ok], y[k][ok], "o-", ms=2.5, lw=1, label=label)
+        if seeds:
+            band = (np.atleast_2d(low)[k][ok], np.atleast_2d(high)[k][ok])
+            ax.fill_between(x[k][ok], *band, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(xlabel)
+
+
 #: Plot kinds by name.
-PLOTS = {"traces": plot_traces, "raster": plot_raster, "fi_curve": plot_fi_curve}
+PLOTS = {
+    "traces": plot_traces,
+    "raster": plot_raster,
+    "fi_curve": plot_fi_curve,
+    "rates": plot_rates,
+    "weights": plot_weights,
+    "curves": plot_curves,
+}
 
 
 def plot(ds: xr.Dataset, kind: str, path: str | Path) -> list[Path]:

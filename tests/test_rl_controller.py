@@ -49,7 +49,7 @@ def test_discrete_controller_and_bad_inputs(tmp_path):
     with pytest.raises(NeurosimError, match="takes 4 inputs, Pendulum-v1 gives 3"):
         run_closed_loop(ctl, "Pendulum-v1")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
-    with pytest.raises(NeurosimError, match="junk.pt: not an RL checkpoint"):
+    with pytest.raises(NeurosimError, match=r"junk\.pt: not an RL checkpoint"):
         load_controller(tmp_path / "junk.pt")
     with pytest.raises(NeurosimError, match="Controller: layers have to be"):
         Controller(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softmax(-1)), "discrete")

@@ -233,20 +233,6 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     return [save_figure(fig, Path(path))]
 
 
-def plot_weights(ds: xr.Dataset, path: str | Path) -> list[Path]:
-    """Input weights of the first 25 units of the first layer as 28x28 images."""
-    W = ds.W_0.values
-    count = min(25, W.shape[0])
-    fig, axes = plt.subplots(5, 5, figsize=(6, 6))
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < count:
-            ax.imshow(W[k].reshape(28, 28), cmap="RdBu_r")
-    fig.suptitle("first-layer weights")
-    fig.tight_layout()
-    return [save_figure(fig, Path(path))]
-
-
 def plot_compartments(ds: xr.Dataset, path: str | Path) -> list[Path]:
     """Recorded basal, apical and somatic potentials of the first hidden layer."""
     names = [v for v in ("layer0_B", "layer0_A", "layer0_C") if v in ds]
@@ -264,7 +250,6 @@ def plot_compartments(ds: xr.Dataset, path: str | Path) -> list[Path]:
 PLOTS.update(
     {
         "learning_curve": plot_learning_curve,
-        "weights": plot_weights,
         "compartments": plot_compartments,
     }
 )
