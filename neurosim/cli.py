@@ -129,6 +129,24 @@ def _cmd_rl_control(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from neurosim.sweep import parse_grid, run_sweep
+
+    result = run_sweep(
+        args.protocol,
+        parse_grid(args.grid),
+        args.seeds,
+        args.out or Path("results") / "sweep",
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        progress=not args.quiet,
+        set_overrides=args.set,
+    )
+    print(f"{result.submitted} points run, {result.skipped} already done")
+    print(f"wrote {result.path}")
+    return 0
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from neurosim.analysis.accessor import analyze, report
     from neurosim.recording import save_recording
@@ -294,6 +312,43 @@ def build_parser() -> argparse.ArgumentParser:
     rlc.add_argument("--seed", type=int, default=0)
     rlc.add_argument("--out", type=Path, default=None, help="output folder")
     rlc.set_defaults(func=_cmd_rl_control)
+
+    swp = sub.add_parser(
+        "sweep",
+        help="run a protocol over a grid of settings on Dask (resumable)",
+        description="Run a protocol at every point of a grid of settings (keys as for --set), "
+        "one Dask task per point, into one Zarr store OUT/sweep.zarr; rerun to resume.",
+    )
+    swp.add_argument("protocol", help="protocol file or shipped protocol name")
+    swp.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="sweep a setting over values (repeatable: cartesian product)",
+    )
+    swp.add_argument(
+        "--seeds", type=int, default=None, metavar="N", help="also sweep the seed over 0..N-1"
+    )
+    swp.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="running Dask scheduler, tcp://host:port (default: a local cluster)",
+    )
+    swp.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="local cluster worker processes"
+    )
+    swp.add_argument("--out", type=Path, default=None, help="output folder (default results/sweep)")
+    swp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a protocol setting at every point (repeatable)",
+    )
+    swp.add_argument("--quiet", action="store_true", help="no progress bar")
+    swp.set_defaults(func=_cmd_sweep)
 
     ana = sub.add_parser(
         "analyze",
