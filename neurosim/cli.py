@@ -189,18 +189,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_set_argument(cmd: argparse.ArgumentParser, help: str) -> None:
+    cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def _add_run_arguments(cmd: argparse.ArgumentParser, positional: bool = True) -> None:
     if positional:
         cmd.add_argument(
             "protocol", help="protocol file (protocols/*.yaml) or shipped protocol name"
         )
     cmd.add_argument("--out", type=Path, default=None, help="output folder (default results/NAME)")
-    cmd.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a protocol setting, e.g. --set populations.cell.n=10 "
+    _add_set_argument(
+        cmd,
+        "override a protocol setting, e.g. --set populations.cell.n=10 "
         "(repeatable; values in YAML syntax)",
     )
     cmd.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -289,13 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     rlt.add_argument("--steps", type=int, default=None, help="environment steps (total_steps)")
     rlt.add_argument("--seed", type=int, default=None)
     rlt.add_argument("--out", type=Path, default=None, help="output folder")
-    rlt.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set rule=fa (repeatable)",
-    )
+    _add_set_argument(rlt, "override a config field, e.g. --set rule=fa (repeatable)")
     rlt.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     rlt.add_argument("--quiet", action="store_true", help="no progress bar")
     rlt.set_defaults(func=_cmd_rl_train)
@@ -340,13 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=2, metavar="N", help="local cluster worker processes"
     )
     swp.add_argument("--out", type=Path, default=None, help="output folder (default results/sweep)")
-    swp.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a protocol setting at every point (repeatable)",
-    )
+    _add_set_argument(swp, "override a protocol setting at every point (repeatable)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar")
     swp.set_defaults(func=_cmd_sweep)
 
