@@ -36,6 +36,7 @@ __all__ = [
     "Controller",
     "RunLog",
     "evaluate",
+    "export_controller",
     "load_controller",
     "make_env",
     "mlp",
@@ -198,6 +199,18 @@ def load_controller(checkpoint: str | Path) -> tuple[Controller, dict[str, Any]]
     except Exception as err:  # unpickling errors have no common base class
         raise NeurosimError(f"{path}: not an RL checkpoint ({type(err).__name__})") from None
     return Controller.from_state(controller_state), config
+
+
+def export_controller(checkpoint: str | Path, path: str | Path) -> Path:
+    """Write only the actor and the config of a training checkpoint (a small file to share).
+
+    The result loads with :func:`load_controller` like the checkpoint itself.
+    """
+    from neurosim.checkpoints import save_torch
+
+    controller, config = load_controller(checkpoint)
+    save_torch(path, {"controller": controller.state(), "config": config})
+    return Path(path)
 
 
 def evaluate(
