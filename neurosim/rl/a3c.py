@@ -1,0 +1,736 @@
+r"""Asynchronous advantage actor-critic (A3C; Mnih et al., ICML 2016), in one file.
+
+Several worker processes ("actor-learners") each run their own environment and
+a local copy of the networks. A worker syncs its copy with the shared
+parameters, acts for up to ``t_max`` steps (or until the episode ends), computes
+the n-step returns
+
+.. math::
+
+    R_t = r_t + \gamma r_{t+1} + \dots + \gamma^{n-1} r_{t+n-1} + \gamma^n V(s_{t+n})
+
+(``V(s_{t+n}) = 0`` when the episode terminated, the critic's value when it was
+only truncated by a time limit), and the gradient of
+
+.. math::
+
+    L = \sum_t -\log\pi(a_t|s_t) (R_t - V(s_t)) - \beta H(\pi(\cdot|s_t))
+        + c_v \tfrac12 (R_t - V(s_t))^2,
+
+which it applies to the shared parameters without locks (Hogwild) with an
+RMSProp whose statistics are shared by all workers too:
+
+.. math::
+
+    g \leftarrow \alpha g + (1-\alpha) \Delta\theta^2, \qquad
+    \theta \leftarrow \theta - \eta \Delta\theta / \sqrt{g + \epsilon}.
+
+Actor and critic are separate networks (no shared body) so the actor is a
+plain ``nn.Sequential`` that exports as a :class:`~neurosim.rl.common.Controller`:
+discrete actions are the argmax of its logits; continuous actions come from a
+Gaussian policy whose mean is the actor's output and whose log standard
+deviation is one state-independent parameter per action dimension (the
+controller uses the mean). With ``rule="fa"`` both networks learn by feedback
+alignment (:func:`neurosim.bridges.feedback.convert`) instead of backprop.
+
+The main process only logs (episodes and losses arrive on a queue), shows
+progress, writes checkpoints, and optionally evaluates the greedy policy to
+stop early; it trains nothing itself::
+
+    from neurosim.rl.a3c import A3CConfig, train
+    ds = train(A3CConfig(env_id="CartPole-v1", total_steps=200_000), "results/a3c")
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import multiprocessing as std_mp
+import queue
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.multiprocessing as mp
+import xarray as xr
+from torch import nn
+
+from neurosim.checkpoints import save_torch
+from neurosim.errors import NeurosimError
+from neurosim.rl.common import ACTIVATIONS, Controller, RunLog, evaluate, make_env, mlp
+
+__all__ = ["TUNED", "A3CConfig", "for_env", "load_controller", "train"]
+
+
+@dataclass(frozen=True)
+class A3CConfig:
+    """Every hyper-parameter of an A3C run (defaults: the paper's where it gives one).
+
+    Attributes
+    ----------
+    env_id : str
+        Gymnasium environment (discrete or box action space).
+    total_steps : int
+        Environment steps of all workers together (the global step counter).
+    workers : int
+        Actor-learner processes (the paper: 16 on 16 CPU cores).
+    seed : int
+        Seeds the networks' initialisation, the environments (``seed + rank``)
+        and the workers' action sampling.
+    t_max : int
+        Steps per update (the n of the n-step return; paper: 5).
+    gamma : float
+        Discount factor (paper: 0.99).
+    entropy_beta : float
+        Weight of the entropy bonus (paper: 0.01 for Atari, 1e-4 for
+        continuous control).
+    value_coef : float
+        Weight of the critic's squared-error loss (0.5, common practice).
+    learning_rate : float
+        RMSProp step size. The paper samples it log-uniformly in [1e-4, 1e-2]
+        per run; 7e-4 is the value most reimplementations use.
+    rms_alpha : float
+        Decay of the shared squared-gradient average (paper: 0.99).
+    rms_eps : float
+        Added to that average inside the square root (paper: 0.1).
+    max_grad_norm : float
+        Each network's gradient is clipped to this norm before the update
+        (40, common practice in A3C code).
+    hidden : tuple of int
+        Hidden widths of both actor and critic.
+    activation : str
+        Hidden activation, ``"tanh"`` or ``"relu"``.
+    log_std_init : float
+        Initial log standard deviation of the Gaussian policy (continuous only).
+    reward_scale : float
+        Rewards are multiplied by this before learning (not in logged returns);
+        keeps the critic's targets near unit scale on environments with large
+        rewards.
+    rule : str
+        ``"backprop"``, or ``"fa"`` for feedback alignment in both networks.
+    eval_episodes : int
+        Greedy-policy episodes evaluated at the end of training.
+    eval_every : int
+        Also evaluate every this many global steps during training (0: only at
+        the end). Such an evaluation first screens with ``min(10,
+        eval_episodes)`` episodes and runs all ``eval_episodes`` only when the
+        screen reaches ``stop_return`` (or when no ``stop_return`` is set).
+    stop_return : float or None
+        Stop training once the mean greedy return over ``eval_episodes``
+        reaches this (needs ``eval_every``).
+    checkpoint_every : int
+        Write ``checkpoint.pt`` every this many global steps (and at the end).
+    loss_every : int
+        A worker sends the mean of its losses over this many updates as one
+        row of the loss log.
+    """
+
+    env_id: str = "CartPole-v1"
+    total_steps: int = 500_000
+    workers: int = 2
+    seed: int = 0
+    t_max: int = 5
+    gamma: float = 0.99
+    entropy_beta: float = 0.01
+    value_coef: float = 0.5
+    learning_rate: float = 7e-4
+    rms_alpha: float = 0.99
+    rms_eps: float = 0.1
+    max_grad_norm: float = 40.0
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    log_std_init: float = 0.0
+    reward_scale: float = 1.0
+    rule: str = "backprop"
+    eval_episodes: int = 100
+    eval_every: int = 0
+    stop_return: float | None = None
+    checkpoint_every: int = 50_000
+    loss_every: int = 50
+
+    def __post_init__(self) -> None:
+        positive = (
+            "total_steps",
+            "workers",
+            "t_max",
+            "learning_rate",
+            "rms_eps",
+            "max_grad_norm",
+            "checkpoint_every",
+            "loss_every",
+            "reward_scale",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not value > 0:
+                raise NeurosimError(f"A3CConfig.{name}: has to be > 0, got {value!r}")
+        for name in ("total_steps", "workers", "t_max", "checkpoint_every", "loss_every"):
+            if not isinstance(getattr(self, name), int):
+                raise NeurosimError(
+                    f"A3CConfig.{name}: has to be an integer, got {getattr(self, name)!r}"
+                )
+        for name in ("gamma", "rms_alpha"):
+            if not 0 <= getattr(self, name) < 1:
+                raise NeurosimError(
+                    f"A3CConfig.{name}: has to be in [0, 1), got {getattr(self, name)!r}"
+                )
+        for name in ("entropy_beta", "value_coef", "eval_episodes", "eval_every"):
+            if getattr(self, name) < 0:
+                raise NeurosimError(
+                    f"A3CConfig.{name}: has to be >= 0, got {getattr(self, name)!r}"
+                )
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise NeurosimError(f"A3CConfig.hidden: has to be integers >= 1, got {self.hidden!r}")
+        if self.activation not in ACTIVATIONS:
+            raise NeurosimError(
+                f"A3CConfig.activation: has to be one of {', '.join(ACTIVATIONS)}, "
+                f"got {self.activation!r}"
+            )
+        if self.rule not in ("backprop", "fa"):
+            raise NeurosimError(f"A3CConfig.rule: has to be backprop or fa, got {self.rule!r}")
+        if self.stop_return is not None and not (self.eval_every and self.eval_episodes):
+            raise NeurosimError("A3CConfig.stop_return: needs eval_every and eval_episodes > 0")
+        # A tuple, so the config stays hashable and its JSON round-trips.
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+
+
+#: Tuned overrides of :class:`A3CConfig` per environment (see :func:`for_env`),
+#: from short runs with 2 workers (``benchmarks/bench_a3c.py``).
+#: CartPole-v1: n-step 20 and lr 1e-3 solve it (greedy mean >= 475 over 100
+#: episodes) in about 60k steps; the paper's t_max 5 / lr 7e-4 needs 70-80k.
+#: Pendulum-v1: the paper's continuous-control entropy cost 1e-4, gamma 0.9
+#: (as the SB3 zoo), rewards / 10 so the critic's targets stay near unit scale,
+#: ReLU, and RMSProp's eps 1e-5 with lr 2e-4: with eps 0.1 inside the square
+#: root the small gradients of this task took near plain-SGD steps and stalled
+#: near -600 after 200k steps. InvertedPendulum-v5: the same optimiser
+#: settings, untuned otherwise.
+TUNED: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {"t_max": 20, "learning_rate": 1e-3},
+    "Pendulum-v1": {
+        "activation": "relu",
+        "entropy_beta": 1e-4,
+        "gamma": 0.9,
+        "learning_rate": 2e-4,
+        "reward_scale": 0.1,
+        "rms_eps": 1e-5,
+        "t_max": 20,
+    },
+    "InvertedPendulum-v5": {
+        "activation": "relu",
+        "entropy_beta": 1e-4,
+        "learning_rate": 2e-4,
+        "rms_eps": 1e-5,
+        "t_max": 20,
+    },
+}
+
+
+def for_env(env_id: str, **overrides: Any) -> A3CConfig:
+    """The config for ``env_id``: defaults, then :data:`TUNED`, then ``overrides``."""
+    return A3CConfig(env_id=env_id, **{**TUNED.get(env_id, {}), **overrides})
+
+
+# ---------------------------------------------------------------------------
+# Networks
+
+
+@dataclass
+class _Agent:
+    """Actor, critic and (continuous actions) the policy's log standard deviation."""
+
+    actor: nn.Sequential
+    critic: nn.Sequential
+    log_std: nn.Parameter | None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    params: list[nn.Parameter] = field(default_factory=list)
+    actor_params: list[nn.Parameter] = field(default_factory=list)
+    critic_params: list[nn.Parameter] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # One fixed order (actor, log-std, critic): local copies, shared
+        # parameters and the shared RMSProp statistics line up by position.
+        self.actor_params = [
+            *self.actor.parameters(),
+            *([self.log_std] if self.log_std is not None else []),
+        ]
+        self.critic_params = list(self.critic.parameters())
+        self.params = self.actor_params + self.critic_params
+
+    @property
+    def discrete(self) -> bool:
+        return self.log_std is None
+
+    def controller(self) -> Controller:
+        if self.discrete:
+            return Controller(self.actor, "discrete")
+        ones = np.ones_like(self.low)
+        return Controller(self.actor, "continuous", ones, np.zeros_like(ones), self.low, self.high)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "log_std": self.log_std.detach() if self.log_std is not None else None,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        if self.log_std is not None:
+            with torch.no_grad():
+                self.log_std.copy_(state["log_std"])
+
+
+def _make_agent(config: A3CConfig) -> _Agent:
+    """Fresh networks for ``config.env_id`` (initialised from torch's global RNG)."""
+    import gymnasium as gym
+
+    env = make_env(config.env_id)
+    space, n_obs = env.action_space, int(np.prod(env.observation_space.shape))
+    env.close()
+    hidden = list(config.hidden)
+    critic = mlp([n_obs, *hidden, 1], config.activation)
+    if isinstance(space, gym.spaces.Discrete):
+        actor = mlp([n_obs, *hidden, int(space.n)], config.activation)
+        log_std, low, high = None, None, None
+    elif isinstance(space, gym.spaces.Box):
+        n_act = int(np.prod(space.shape))
+        actor = mlp([n_obs, *hidden, n_act], config.activation)
+        log_std = nn.Parameter(torch.full((n_act,), float(config.log_std_init)))
+        low, high = space.low.astype(float), space.high.astype(float)
+    else:
+        raise NeurosimError(
+            f"env_id: {config.env_id} has a {type(space).__name__} action space; "
+            "A3C here handles Discrete and Box"
+        )
+    # A near-uniform initial policy (small output weights) explores evenly
+    # until the advantages say otherwise.
+    with torch.no_grad():
+        actor[-1].weight.mul_(0.01)
+        actor[-1].bias.zero_()
+    return _Agent(actor, critic, log_std, low, high)
+
+
+# ---------------------------------------------------------------------------
+# Shared RMSProp (statistics in shared memory, updated lock-free like the weights)
+
+
+def _rmsprop_init(params: list[nn.Parameter]) -> list[torch.Tensor]:
+    return [torch.zeros_like(p).share_memory_() for p in params]
+
+
+@torch.no_grad()
+def _rmsprop_update(
+    params: list[nn.Parameter],
+    grads: list[torch.Tensor],
+    square_avg: list[torch.Tensor],
+    lr: float,
+    alpha: float,
+    eps: float,
+) -> None:
+    for p, g, s in zip(params, grads, square_avg, strict=True):
+        s.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        # The paper's form: eps inside the square root (torch's RMSprop adds it outside).
+        p.addcdiv_(g, s.add(eps).sqrt_(), value=-lr)
+
+
+# ---------------------------------------------------------------------------
+# Worker
+
+
+def _worker(
+    rank: int,
+    config: A3CConfig,
+    shared: _Agent,
+    square_avg: list[torch.Tensor],
+    counter: Any,
+    stop: Any,
+    pause: Any,
+    messages: Any,
+    start_step: int,
+) -> None:
+    """One actor-learner: act, compute the n-step loss, update the shared parameters."""
+    try:
+        _worker_loop(rank, config, shared, square_avg, counter, stop, pause, messages, start_step)
+    except BaseException:  # the main process re-raises it with the worker's traceback
+        messages.put(("error", rank, traceback.format_exc()))
+    else:
+        messages.put(("done", rank, None))
+
+
+def _worker_loop(
+    rank: int,
+    config: A3CConfig,
+    shared: _Agent,
+    square_avg: list[torch.Tensor],
+    counter: Any,
+    stop: Any,
+    pause: Any,
+    messages: Any,
+    start_step: int,
+) -> None:
+    # Several workers on few cores: intra-op threads would only fight each other.
+    torch.set_num_threads(1)
+    # Different streams per worker and per resume, reproducible from the seed.
+    rng = np.random.default_rng([config.seed, rank, start_step])
+    env = make_env(config.env_id, seed=config.seed + rank + start_step)
+
+    local = copy.deepcopy(shared)
+    for p in local.params:
+        p.requires_grad_(True)
+    actor, critic = local.actor, local.critic
+    if config.rule == "fa":
+        # Same seeds in every worker: all of them use the same feedback matrices.
+        actor = _convert(actor, config.seed)
+        critic = _convert(critic, config.seed + 1)
+    low, high = local.low, local.high
+
+    obs, _ = env.reset()
+    episode_return, episode_length = 0.0, 0
+    sums: dict[str, float] = {}
+    n_updates = 0
+    while not stop.value:
+        while pause.value and not stop.value:
+            time.sleep(0.005)
+        with counter.get_lock():
+            # Reserve this segment's steps, so the global count ends at total_steps.
+            budget = min(config.t_max, config.total_steps - counter.value)
+            counter.value += max(budget, 0)
+        if budget <= 0:
+            break
+        with torch.no_grad():
+            for p, s in zip(local.params, shared.params, strict=True):
+                p.copy_(s)
+
+        observations, actions, rewards = [obs], [], []
+        terminated = truncated = False
+        for _ in range(budget):
+            with torch.no_grad():
+                out = actor(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+            if local.discrete:
+                # Gumbel-max: a sample of softmax(out) without building a distribution.
+                action = int(np.argmax(out - np.log(-np.log(rng.random(out.shape)))))
+                env_action: Any = action
+            else:
+                std = np.exp(local.log_std.detach().numpy())
+                action = out + std * rng.standard_normal(out.shape)
+                env_action = np.clip(action, low, high)
+            obs, reward, terminated, truncated, _ = env.step(env_action)
+            actions.append(action)
+            rewards.append(float(reward))
+            episode_return += float(reward)
+            episode_length += 1
+            observations.append(obs)
+            if terminated or truncated:
+                break
+        with counter.get_lock():
+            # Give back the steps an episode's end left unused.
+            counter.value -= budget - len(rewards)
+            step = counter.value
+        if terminated or truncated:
+            messages.put(("episode", step, (episode_return, episode_length)))
+            episode_return, episode_length = 0.0, 0
+            obs, _ = env.reset()
+
+        # One batched forward pass of the segment (and the bootstrap state).
+        states = torch.as_tensor(np.asarray(observations), dtype=torch.float32)
+        values = critic(states).squeeze(-1)
+        bootstrap = 0.0 if terminated else float(values[-1].detach())
+        returns = np.empty(len(rewards))
+        for t in reversed(range(len(rewards))):
+            bootstrap = config.reward_scale * rewards[t] + config.gamma * bootstrap
+            returns[t] = bootstrap
+        target = torch.as_tensor(returns, dtype=torch.float32)
+        advantage = target - values[:-1]
+        out = actor(states[:-1])
+        if local.discrete:
+            logp_all = torch.log_softmax(out, -1)
+            index = torch.as_tensor(actions)[:, None]
+            logp = logp_all.gather(1, index).squeeze(1)
+            entropy = -(logp_all.exp() * logp_all).sum(-1)
+        else:
+            taken = torch.as_tensor(np.asarray(actions), dtype=torch.float32)
+            log_std = local.log_std
+            z = (taken - out) / log_std.exp()
+            logp = (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+            entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand(len(z))
+        # Summed over the segment, as the paper accumulates the per-step gradients.
+        policy_loss = -(logp * advantage.detach()).sum()
+        entropy_sum = entropy.sum()
+        value_loss = 0.5 * (advantage**2).sum()
+        actor_loss = policy_loss - config.entropy_beta * entropy_sum
+        for p in local.params:
+            p.grad = None
+        (actor_loss + config.value_coef * value_loss).backward()
+        # Separate networks, separate clips: a large critic gradient (early
+        # value errors are large) must not shrink the policy's step.
+        norms = [
+            nn.utils.clip_grad_norm_(group, config.max_grad_norm)
+            for group in (local.actor_params, local.critic_params)
+        ]
+        _rmsprop_update(
+            shared.params,
+            [p.grad for p in local.params],
+            square_avg,
+            config.learning_rate,
+            config.rms_alpha,
+            config.rms_eps,
+        )
+
+        n = len(rewards)
+        for key, value in (
+            ("policy", float(policy_loss.detach()) / n),
+            ("value", float(value_loss.detach()) / n),
+            ("entropy", float(entropy_sum.detach()) / n),
+            ("actor_grad_norm", float(norms[0])),
+            ("critic_grad_norm", float(norms[1])),
+        ):
+            sums[key] = sums.get(key, 0.0) + value
+        n_updates += 1
+        if n_updates % config.loss_every == 0:
+            messages.put(("loss", step, {k: v / config.loss_every for k, v in sums.items()}))
+            sums = {}
+    env.close()
+
+
+def _convert(net: nn.Sequential, seed: int) -> nn.Sequential:
+    from neurosim.bridges.feedback import convert
+
+    return convert(net, "fa", seed=seed)
+
+
+# ---------------------------------------------------------------------------
+# Main process
+
+
+def train(
+    config: A3CConfig, out: str | Path, *, resume: bool = False, progress: bool = False
+) -> xr.Dataset:
+    """Train A3C with ``config.workers`` processes; write the run into ``out``.
+
+    Parameters
+    ----------
+    config : A3CConfig
+    out : str or Path
+        Directory for ``checkpoint.pt``, ``metrics.nc``, ``episodes.csv`` and
+        ``losses.csv`` (created if missing).
+    resume : bool
+        Continue from ``out/checkpoint.pt`` if it exists: networks, RMSProp
+        statistics, global step and log.
+    progress : bool
+        Show a tqdm progress bar of the global step.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run log (episodes, losses, evaluations) as written to ``metrics.nc``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "checkpoint.pt"
+    # Seeded initialisation without resetting the caller's global torch RNG.
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        shared = _make_agent(config)
+    square_avg = _rmsprop_init(shared.params)
+    log = RunLog("a3c", config)
+    start_step = 0
+    if resume and path.exists():
+        state = _load(path)
+        try:
+            shared.load_state(state)
+            for s, saved in zip(square_avg, state["square_avg"], strict=True):
+                s.copy_(saved)
+        except (KeyError, RuntimeError, ValueError):
+            raise NeurosimError(
+                f"{path}: its networks do not fit this config (other env_id or hidden sizes?)"
+            ) from None
+        log.load_state(state["log"])
+        start_step = int(state["step"])
+    for p in shared.params:
+        p.requires_grad_(False)
+        p.share_memory_()
+
+    # fork starts a worker in milliseconds (spawn re-imports torch and
+    # gymnasium in each); the workers build their environments themselves.
+    methods = std_mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    counter = ctx.Value("q", start_step)
+    stop = ctx.Value("b", False)
+    pause = ctx.Value("b", False)
+    messages = ctx.Queue()
+    bar = _progress_bar(config.total_steps, start_step) if progress else None
+
+    started = time.monotonic()
+    # None when a resumed run has already reached total_steps.
+    workers = [
+        ctx.Process(
+            target=_worker,
+            args=(rank, config, shared, square_avg, counter, stop, pause, messages, start_step),
+            daemon=True,
+        )
+        for rank in range(config.workers if start_step < config.total_steps else 0)
+    ]
+    for w in workers:
+        w.start()
+    next_checkpoint = (start_step // config.checkpoint_every + 1) * config.checkpoint_every
+    next_eval = (
+        (start_step // config.eval_every + 1) * config.eval_every if config.eval_every else 0
+    )
+    running = len(workers)
+    error, solved = None, None
+    try:
+        while running:
+            try:
+                kind, step, payload = messages.get(timeout=0.2)
+            except queue.Empty:
+                kind = None
+                if not any(w.is_alive() for w in workers):
+                    error = error or "a worker process died without a message"
+                    break
+            if kind == "episode":
+                log.episode(step, *payload)
+            elif kind == "loss":
+                log.loss(step, **payload)
+            elif kind == "done":
+                running -= 1
+            elif kind == "error":
+                error = payload
+                stop.value = True
+                running -= 1
+            now = counter.value
+            if bar is not None:
+                bar.update(now - bar.n)
+            if now >= next_checkpoint and running:
+                # Workers keep updating meanwhile: like their own reads of the
+                # shared weights (Hogwild), the saved copy may mix two updates.
+                _save(path, config, shared, square_avg, log, now)
+                next_checkpoint += config.checkpoint_every
+            if next_eval and now >= next_eval and running and not stop.value:
+                next_eval = (now // config.eval_every + 1) * config.eval_every
+                # Workers wait meanwhile: the evaluated policy is the one at
+                # `now`, and evaluation does not compete with them for cores.
+                pause.value = True
+                solved = _evaluate_during(config, shared, log, counter.value)
+                stop.value = solved is not None
+                pause.value = False
+    finally:
+        stop.value = True
+        for w in workers:
+            w.join(timeout=10)
+            if w.is_alive():
+                w.terminate()
+        if bar is not None:
+            bar.close()
+    if error is not None:
+        raise RuntimeError(f"A3C worker failed:\n{error}")
+    if solved is not None:
+        # Keep the policy that reached stop_return, not the one or two updates
+        # workers finished while it was being evaluated.
+        shared.load_state(solved.state())
+    # Episodes from different workers arrive in any order.
+    log.episodes.sort(key=lambda e: e[0])
+    log.losses.sort(key=lambda v: v["step"])
+    seconds = time.monotonic() - started
+    step = int(counter.value)
+    _save(path, config, shared, square_avg, log, step)
+
+    controller = shared.controller()
+    returns = evaluate(controller, config.env_id, config.eval_episodes, seed=config.seed + 10_000)
+    log.evaluation(step, returns)
+    attrs = {
+        "env_id": config.env_id,
+        "steps_per_second": (step - start_step) / max(seconds, 1e-9),
+        "workers": config.workers,
+        "global_step": step,
+    }
+    log.write(out, **attrs)
+    return log.dataset(**attrs)
+
+
+def _evaluate_during(config: A3CConfig, shared: _Agent, log: RunLog, step: int) -> _Agent | None:
+    """Evaluate a snapshot of the greedy policy; the snapshot if it reached ``stop_return``."""
+    # A snapshot: a worker may still finish its current update meanwhile.
+    snapshot = copy.deepcopy(shared)
+    controller = snapshot.controller()
+    seed = config.seed + 10_000
+    screen = min(10, config.eval_episodes)
+    returns = evaluate(controller, config.env_id, screen, seed=seed)
+    if config.stop_return is not None and returns.mean() < config.stop_return:
+        log.evaluation(step, returns)
+        return None
+    if config.eval_episodes > screen:
+        returns = evaluate(controller, config.env_id, config.eval_episodes, seed=seed)
+    log.evaluation(step, returns)
+    reached = config.stop_return is not None and returns.mean() >= config.stop_return
+    return snapshot if reached else None
+
+
+def _save(
+    path: Path,
+    config: A3CConfig,
+    shared: _Agent,
+    square_avg: list[torch.Tensor],
+    log: RunLog,
+    step: int,
+) -> None:
+    config_dict = dataclasses.asdict(config)
+    config_dict["hidden"] = list(config.hidden)
+    save_torch(
+        path,
+        {
+            "algorithm": "a3c",
+            "step": int(step),
+            **shared.state(),
+            "square_avg": [s.clone() for s in square_avg],
+            "log": log.state(),
+            "config": config_dict,
+            "controller": shared.controller().state(),
+        },
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # unpickling errors come in many types
+        raise NeurosimError(f"{path}: not a loadable checkpoint ({err})") from None
+    if not isinstance(state, dict) or state.get("algorithm") != "a3c":
+        raise NeurosimError(f"{path}: not an A3C checkpoint")
+    return state
+
+
+def load_controller(checkpoint: str | Path) -> Controller:
+    """The trained actor of an A3C checkpoint as a :class:`Controller`.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        A ``checkpoint.pt`` written by :func:`train`.
+
+    Raises
+    ------
+    NeurosimError
+        If the file is missing, does not load with ``weights_only=True`` or is
+        not an A3C checkpoint.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise NeurosimError(f"{path}: no such checkpoint file")
+    state = _load(path)
+    try:
+        return Controller.from_state(state["controller"])
+    except (KeyError, NeurosimError) as err:
+        raise NeurosimError(f"{path}: no controller in the checkpoint ({err})") from None
+
+
+def _progress_bar(total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", desc="a3c")
