@@ -1,11 +1,12 @@
 """Learned optimizer against BoTorch GP-EI, CMA-ES and random search (Chen et al. 2017).
 
 Per benchmark family (Branin, Goldstein-Price, Hartmann3, Hartmann6, held-out
-3-d GP samples) and optimizer: ``--seeds`` runs of horizon 100 from the same
-seeded start points. Prints the median [quartiles] regret of the best value
-found at steps 25, 50 and 100 and the median wall time per suggestion at
-steps 10, 50 and 100; writes the best-so-far curves to a NetCDF file and a
-plot (median and quartiles of the regret against the step).
+GP samples ``gp2``, ``gp3``, ... of that dimension) and optimizer: ``--seeds``
+runs of horizon 100 from the same seeded start points. Prints the median
+[quartiles] regret of the best value found at steps 25, 50 and 100 and the
+median wall time per suggestion at steps 10, 50 and 100; writes the
+best-so-far curves to a NetCDF file and a plot (median and quartiles of the
+regret against the step).
 
 Usage::
 
@@ -82,7 +83,7 @@ def main():
         for j, oname in enumerate(args.optimizers):
             n = args.botorch_seeds if oname == "botorch" else args.seeds
             for s in range(min(n, args.seeds)):
-                fn = gp_function(s) if fname == "gp3" else FUNCTIONS[fname]
+                fn = gp_function(s, int(fname[2:])) if fname.startswith("gp") else FUNCTIONS[fname]
                 best, times = run(oname, fn, s)
                 regret[i, j, s] = best - fn.minimum
                 timing[i, j, s] = times
