@@ -161,3 +161,11 @@ def test_export_weights_drops_the_optimizer_state(tmp_path):
     assert "optimizer" in torch.load(tmp_path / "ck.pt", weights_only=True)
     assert "optimizer" not in torch.load(tmp_path / "w.pt", weights_only=True)
     assert load_pretrained(1, tmp_path / "w.pt").hidden == 4
+
+
+def test_training_stops_at_its_time_limit_with_a_checkpoint(tmp_path):
+    config = TrainConfig(dim=2, horizon=5, iterations=1000, batch=4, hidden=4)
+    _, losses = train_optimizer(config, tmp_path / "ck.pt", max_seconds=0.0)
+    # The limit is checked after each iteration: one iteration, then a checkpoint.
+    assert len(losses) == 1
+    assert torch.load(tmp_path / "ck.pt", weights_only=True)["iteration"] == 1
