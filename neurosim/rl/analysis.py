@@ -158,7 +158,7 @@ def plot_pca(ds: xr.Dataset, path: str | Path, layer: str | None = None) -> Path
     ev = pca.explained_variance_ratio.values
     ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f} % of variance)")
     ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f} % of variance)" if len(ev) > 1 else "PC 2")
-    ax.set_title(f"{layer} population trajectory (dots: episode starts)")
+    ax.set_title(f"{layer} trajectory (dots: episode starts)", fontsize=10)
     if len(np.unique(episodes)) <= 8:
         ax.legend(fontsize=7)
     return save_figure(fig, Path(path))
