@@ -344,20 +344,11 @@ def _rmsprop_update(
 # Worker
 
 
-def _worker(
-    rank: int,
-    config: A3CConfig,
-    shared: _Agent,
-    square_avg: list[torch.Tensor],
-    counter: Any,
-    stop: Any,
-    pause: Any,
-    messages: Any,
-    start_step: int,
-) -> None:
-    """One actor-learner: act, compute the n-step loss, update the shared parameters."""
+def _worker(rank: int, *args: Any) -> None:
+    """One actor-learner (arguments as :func:`_worker_loop`), reporting how it ended."""
+    messages = args[6]
     try:
-        _worker_loop(rank, config, shared, square_avg, counter, stop, pause, messages, start_step)
+        _worker_loop(rank, *args)
     except BaseException:  # the main process re-raises it with the worker's traceback
         messages.put(("error", rank, traceback.format_exc()))
     else:
