@@ -167,8 +167,7 @@ class Controller:
         """Rebuild a controller from :meth:`state`."""
         try:
             acts = state["activations"]
-            hidden = {a for a in acts[:-1]}
-            if len(hidden) > 1:
+            if len(set(acts[:-1])) > 1:
                 raise NeurosimError("Controller: hidden layers with different activations")
             net = mlp(list(state["sizes"]), acts[0] if acts[:-1] else "relu", acts[-1] or None)
             net.load_state_dict(state["net"])

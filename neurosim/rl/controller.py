@@ -26,14 +26,13 @@ units' rates, the observations, the actions and the rewards on one time axis.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import brian2 as b2
 import numpy as np
 import xarray as xr
 
 from neurosim.errors import NeurosimError
-from neurosim.recording import provenance, save_recording, state_arrays
+from neurosim.recording import provenance, state_arrays
 from neurosim.rl.common import Controller, make_env
 
 __all__ = ["ACTIVATION_CODE", "build_network", "control_dt", "run_closed_loop"]
@@ -214,8 +213,3 @@ def run_closed_loop(
         )
     )
     return ds
-
-
-def save_closed_loop(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write a closed-loop recording atomically (NetCDF or Zarr by suffix)."""
-    return save_recording(ds, path)
