@@ -7,6 +7,11 @@ shipped test images; prints the test error of each.
 Usage::
 
     python benchmarks/bench_segregated_variants.py [--train 3000] [--test 500] [--out DIR]
+        [--init reference|narrow]
+
+``--init narrow`` gives neurosim's initial weights before issue 13 (see
+:func:`neurosim.networks.segregated.init_weights`); the default is the
+reference code's.
 """
 
 import argparse
@@ -33,6 +38,7 @@ def main():
     parser.add_argument("--train", type=int, default=3000)
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--out", default="results/bench_segregated_variants")
+    parser.add_argument("--init", default="reference", choices=("reference", "narrow"))
     args = parser.parse_args()
     common = [
         f"training.train_examples={args.train}",
@@ -40,6 +46,7 @@ def main():
         "training.test_every=null",
         "training.trace_steps=[0, 0]",
         "output.plots=[learning_curve]",
+        f"training.init={args.init}",
     ]
     for k, (name, extra) in enumerate(VARIANTS.items()):
         start = time.perf_counter()

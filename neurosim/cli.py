@@ -7,7 +7,9 @@ exit with status 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,11 +19,22 @@ from neurosim.errors import NeurosimError
 __all__ = ["main"]
 
 
+def _one_line(message: str, limit: int = 280) -> str:
+    """The message on one line of at most ``limit`` characters (a last safeguard)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.protocol import load_protocol
     from neurosim.runner import run_protocol
 
     protocol = load_protocol(args.protocol, args.set)
+    if getattr(args, "check", False):
+        from neurosim.runner import check_protocol
+
+        print(check_protocol(protocol))
+        return 0
     result = run_protocol(protocol, args.out, progress=not args.quiet, resume=args.resume)
     for line in result.summary:
         print(line)
@@ -59,12 +72,16 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         overrides=args.set,
         resume=args.resume,
         progress=not args.quiet,
+        weights=args.weights,
     )
     best = ", ".join(
-        f"{k}={float(v):.6g}" for k, v in zip(ds.param.values, ds.best_params.values, strict=True)
+        f"{k}={float(v):.6g}{'' if u == '1' else ' ' + str(u)}"
+        for k, v, u in zip(ds.param.values, ds.best_params.values, ds.unit.values, strict=True)
     )
+    failed = int((ds.status != "ok").sum())
     print(
-        f"best {args.metric} = {float(ds.best_metric):.6g} at {best} ({ds.sizes['trial']} trials)"
+        f"best {args.metric} = {float(ds.best_metric):.6g} at {best} "
+        f"({ds.sizes['trial']} trials, {failed} failed)"
     )
     print(f"wrote {out / 'tune.nc'}")
     return 0
@@ -116,9 +133,9 @@ def _cmd_rl_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_rl_control(args: argparse.Namespace) -> int:
-    from neurosim.rl.run import control
+    from neurosim.rl.run import control, control_out
 
-    out = args.out or Path(args.checkpoint).parent / "controller"
+    out = args.out or control_out(args.checkpoint)
     brian, torch_returns, files = control(
         args.checkpoint, out, env_id=args.env, episodes=args.episodes, seed=args.seed
     )
@@ -164,7 +181,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from neurosim.recording import load_recording
 
     out = args.out or args.recording.with_name(f"{args.recording.stem}_{args.kind}.png")
-    for path in plot(load_recording(args.recording), args.kind, out):
+    for path in plot(load_recording(args.recording, neurosim_only=True), args.kind, out):
         print(f"wrote {path}")
     return 0
 
@@ -173,7 +190,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from neurosim.export import export
     from neurosim.recording import load_recording
 
-    print(f"wrote {export(load_recording(args.recording), args.format, args.out)}")
+    ds = load_recording(args.recording, neurosim_only=True)
+    print(f"wrote {export(ds, args.format, args.out)}")
     return 0
 
 
@@ -224,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a protocol (a file or a shipped protocol's name).",
     )
     _add_run_arguments(run)
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the protocol and estimate its memory, run nothing, write nothing",
+    )
     run.set_defaults(func=_cmd_run)
 
     compare = sub.add_parser(
@@ -239,18 +262,31 @@ def build_parser() -> argparse.ArgumentParser:
         "tune",
         help="tune protocol settings against a metric of its recording",
         description="Tune protocol settings (--param KEY=LOW:HIGH, keys as for --set) to "
-        "minimise a variable of the protocol's recording (its last value).",
+        "minimise a variable of the protocol's recording (its last value). The setup is "
+        "checked before the first trial. A trial whose metric is NaN or infinite, or whose "
+        "run fails, is recorded as failed and the optimizer is told the worst value so far. "
+        "Every trial is written to OUT/tune.nc as it ends, each trial's run to "
+        "OUT/trialNNNN/.",
     )
     tun.add_argument("protocol", help="protocol file or shipped protocol name")
     tun.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH",
-                     help="a tuned setting and its range (repeatable)")  # fmt: skip
+                     help="a tuned setting and its range, with the key's units if it has "
+                     "any: stimuli.0.amplitude=0:100pA (repeatable)")  # fmt: skip
     tun.add_argument("--metric", required=True, help="recording variable to minimise")
     tun.add_argument("--maximize", action="store_true", help="maximise the metric instead")
     tun.add_argument("--optimizer", default="cma",
                      choices=("learned", "botorch", "random", "cma"))  # fmt: skip
-    tun.add_argument("--budget", type=int, default=30, help="number of trials")
+    tun.add_argument("--budget", type=int, default=30,
+                     help="number of trials, failed ones included")  # fmt: skip
     tun.add_argument("--seed", type=int, default=0)
-    _add_run_arguments(tun, positional=False)
+    tun.add_argument("--weights", type=Path, default=None,
+                     help="learned optimizer's weights (default: the shipped ones)")  # fmt: skip
+    tun.add_argument("--out", type=Path, default=None,
+                     help="output folder: tune.nc, trialNNNN/ (default results/tune)")  # fmt: skip
+    _add_set_argument(tun, "override a protocol setting in every trial (repeatable)")
+    tun.add_argument("--resume", action="store_true",
+                     help="replay the trials of OUT/tune.nc and continue to --budget")  # fmt: skip
+    tun.add_argument("--quiet", action="store_true", help="no progress bar")
     tun.set_defaults(func=_cmd_tune)
 
     tro = sub.add_parser(
@@ -258,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the learned black-box optimizer on GP samples",
         description="Train the LSTM optimizer (Chen et al. 2017) on Gaussian-process samples.",
     )
-    tro.add_argument("--dim", type=int, required=True, help="function dimension, 1..6")
+    tro.add_argument("--dim", type=int, required=True,
+                     help="function dimension (>= 1; weights for 1..6 are shipped)")  # fmt: skip
     tro.add_argument("--iterations", type=int, default=10_000)
     tro.add_argument("--loss", default="oi", choices=("sum", "oi", "ei"))
     tro.add_argument("--seed", type=int, default=0)
@@ -305,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     rlc.add_argument("--env", default=None, help="environment (default: the training one)")
     rlc.add_argument("--episodes", type=int, default=5)
     rlc.add_argument("--seed", type=int, default=0)
-    rlc.add_argument("--out", type=Path, default=None, help="output folder")
+    rlc.add_argument(
+        "--out", type=Path, default=None, help="output folder (default results/NAME/controller)"
+    )
     rlc.set_defaults(func=_cmd_rl_control)
 
     swp = sub.add_parser(
@@ -388,16 +427,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.getLogger("brian2").setLevel(logging.WARNING if args.debug else logging.ERROR)
+    out = getattr(args, "out", None)
+    kept = next(p for p in (out, *out.parents) if p.exists()) if out is not None else None
+    done = False
     try:
-        return args.func(args)
+        status = args.func(args)
+        done = True
+        return status
     except NeurosimError as err:
         if args.debug:
             raise
-        print(f"neurosim: error: {err}", file=sys.stderr)
+        print(f"neurosim: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("neurosim: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        # a trainer that stopped cleanly says where its checkpoint is
+        print(f"neurosim: interrupted{f': {err}' if str(err) else ''}", file=sys.stderr)
         return 130
+    finally:
+        if out is not None and not done:
+            _remove_if_empty(out, kept)
+
+
+def _remove_if_empty(out: Path, kept: Path) -> None:
+    """Remove the folders a failed command created for ``--out`` while they hold no file."""
+    from neurosim.atomic import remove_empty_dirs
+
+    if kept == out or not out.is_dir():
+        return
+    for folder, _, _ in os.walk(out, topdown=False):
+        with contextlib.suppress(OSError):  # not empty: keep it
+            os.rmdir(folder)
+    remove_empty_dirs(out.parent, keep=kept)
 
 
 if __name__ == "__main__":

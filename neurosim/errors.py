@@ -1,6 +1,22 @@
 """The one exception type that reaches a user as a single line."""
 
-__all__ = ["NeurosimError"]
+from __future__ import annotations
+
+import reprlib
+from typing import Any
+
+__all__ = ["MAX_EXCERPT", "NeurosimError", "excerpt"]
+
+#: Longest excerpt of a user's value that an error message quotes.
+MAX_EXCERPT = 60
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = MAX_EXCERPT
+_REPR.maxother = MAX_EXCERPT
+_REPR.maxlong = 40
+_REPR.maxlevel = 3
+for _attr in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset"):
+    setattr(_REPR, _attr, 4)
 
 
 class NeurosimError(Exception):
@@ -9,3 +25,28 @@ class NeurosimError(Exception):
     The CLI prints the message on stderr and exits with status 2; everything
     else (a bug) keeps its traceback.
     """
+
+
+def excerpt(value: Any, limit: int = MAX_EXCERPT) -> str:
+    """A short ``repr`` of a user's value for an error message.
+
+    Values read from data files can be huge (a YAML alias bomb expands to
+    billions of items, a line can hold megabytes); a message quotes at most
+    ``limit`` characters of them, on one line.
+
+    Examples
+    --------
+    >>> len(excerpt("x" * 10_000)) <= MAX_EXCERPT
+    True
+    >>> excerpt([1, 2])
+    '[1, 2]'
+    """
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a foreign object whose repr fails: name its type only
+        text = f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    if len(text) > limit:
+        closing = text[0] if text[0] in "'\"" else ""
+        text = text[: limit - 3 - len(closing)] + "..." + closing
+    return text

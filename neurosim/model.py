@@ -22,9 +22,21 @@ import numpy as np
 from brian2 import Equations, NeuronGroup, Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension
 
-from neurosim.errors import NeurosimError
-from neurosim.schema import check_keys, describe_files, expect, find_file, read_yaml
+from neurosim.errors import NeurosimError, excerpt
+from neurosim.schema import (
+    check_bool,
+    check_keys,
+    check_mapping,
+    check_name,
+    check_str,
+    describe_files,
+    expect,
+    find_file,
+    key_text,
+    read_yaml,
+)
 from neurosim.units import (
+    MAX_EXPRESSION_CHARS,
     check_expression,
     check_statements,
     parse_quantity,
@@ -33,6 +45,7 @@ from neurosim.units import (
 )
 
 __all__ = [
+    "METHODS",
     "MODELS_DIR",
     "Compartment",
     "NeuronModel",
@@ -47,8 +60,19 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 _TOP_REQUIRED = ("name", "description", "citation", "compartments", "equations", "parameters")
 _TOP_OPTIONAL = ("dimensionless", "initial", "threshold", "reset", "refractory", "method", "notes")
-_METHODS = ("exact", "linear", "euler", "rk2", "rk4", "exponential_euler", "heun", "milstein")
+#: Integration methods a model or population may name.
+METHODS = ("exact", "linear", "euler", "rk2", "rk4", "exponential_euler", "heun", "milstein")
 _FLAGS = {"constant", "shared", "linked", "unless refractory", "constant over dt"}
+
+#: Longest equations text of a model, and most equation lines.
+MAX_EQUATIONS_CHARS = 20_000
+MAX_EQUATION_LINES = 200
+
+# Parameter and variable names: Brian2 identifiers.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+# Capacitance and specific capacitance: a model with C <= 0 integrates backwards.
+_POSITIVE_DIMS = (brian2.farad.dim, (brian2.farad / brian2.metre**2).dim)
 
 _EQ_LINE = re.compile(
     r"^\s*(?:d(?P<diff>[A-Za-z_]\w*)\s*/\s*dt|(?P<name>[A-Za-z_]\w*))"
@@ -142,6 +166,55 @@ class NeuronModel:
         """Location prefix for error messages about ``key`` of this model."""
         return f"{self.path or self.name}: {key}"
 
+    def initial_values(self, initial: Any, where: str) -> dict[str, Quantity | float]:
+        """Check initial values (a protocol's ``initial:``) against this model.
+
+        ``where`` names the section's owner (``protocols/x.yaml: populations.cell``).
+        """
+        values = {}
+        initial = {} if initial is None else initial
+        for key, value in check_mapping(initial, f"{where}.initial").items():
+            var = self.variables.get(key)
+            if var is None or var.kind == "subexpression":
+                raise NeurosimError(
+                    f"{where}.initial: {excerpt(key)} is not a state variable of {self.name!r}"
+                )
+            values[key] = parse_quantity(value, f"{where}.initial.{key}", var.dimension)
+        return values
+
+    def check_method(self, method: str | None, where: str) -> None:
+        """Check that Brian2 can integrate the equations with ``method``.
+
+        ``where`` names the key that chose the method. Brian2 itself would
+        only find out when a run starts (``exact`` for nonlinear equations).
+        """
+        from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
+
+        with _Quiet():
+            group = self.neuron_group(1, method=method)
+            for obj in (group, *group.contained_objects):
+                obj._network = 0  # never run: no warning about an unused object
+            try:
+                StateUpdateMethod.apply_stateupdater(
+                    group.equations, group.variables, method or self.method
+                )
+            except (UnsupportedEquationsException, ValueError, TypeError, KeyError) as err:
+                raise NeurosimError(
+                    f"{where}: Brian2 cannot integrate model {self.name!r} with "
+                    f"{method or self.method!r}: {_one_line(err)}"
+                ) from None
+
+    def check_params(self, params: Any, n: int, where: str) -> None:
+        """Check parameter overrides (a protocol's ``params:``) without drawing values."""
+        params = {} if params is None else params
+        for key, value in check_mapping(params, f"{where}.params").items():
+            param = self.parameters.get(key)
+            if param is None:
+                raise NeurosimError(
+                    f"{where}.params: {excerpt(key)} is not a parameter of model {self.name!r}"
+                )
+            parameter_values(value, param, n, f"{where}.params.{key}")
+
     def neuron_group(
         self,
         n: int,
@@ -201,7 +274,7 @@ class NeuronModel:
                 raise NeurosimError(
                     f"{where}.params: {key!r} is not a parameter of model {self.name!r}"
                 )
-            values = _parameter_values(value, param, n, rng, f"{where}.params.{key}")
+            values = parameter_values(value, param, n, f"{where}.params.{key}", rng)
             if np.ndim(values) == 0:
                 namespace[key] = values
             else:
@@ -227,14 +300,7 @@ class NeuronModel:
             raise NeurosimError(f"{self.where('equations')}: {_one_line(err)}") from None
         for key, values in per_neuron.items():
             setattr(group, key, values)
-        values = dict(self.initial)
-        for key, value in (initial or {}).items():
-            var = self.variables.get(key)
-            if var is None or var.kind == "subexpression":
-                raise NeurosimError(
-                    f"{where}.initial: {key!r} is not a state variable of {self.name!r}"
-                )
-            values[key] = parse_quantity(value, f"{where}.initial.{key}", var.dimension)
+        values = {**self.initial, **self.initial_values(initial, where)}
         for key, value in values.items():
             setattr(group, key, value)
         return group
@@ -242,19 +308,43 @@ class NeuronModel:
 
 def _one_line(err: Exception) -> str:
     text = getattr(err, "desc", None) or str(err)
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _parameter_values(value, param: Parameter, n: int, rng: np.random.Generator, where: str):
-    """Resolve a parameter override to a scalar or an array of ``n`` values."""
+def _check_sign(name: str, value, where: str) -> None:
+    """Refuse a capacitance <= 0 (of a parameter or an override)."""
+    dim = getattr(value, "dim", DIMENSIONLESS)
+    if dim in _POSITIVE_DIMS and np.any(np.asarray(value, dtype=float) <= 0):
+        raise NeurosimError(f"{where}: capacitance {name!r} has to be > 0, got {excerpt(value)}")
+
+
+def parameter_values(
+    value, param: Parameter, n: int, where: str, rng: np.random.Generator | None = None
+):
+    """Resolve a parameter override to a scalar or an array of ``n`` values.
+
+    A quantity, a list of ``n`` quantities, or ``{dist: normal, mean, std}`` /
+    ``{dist: uniform, low, high}``. Without ``rng`` the override is only
+    checked (nothing is drawn) and ``None`` is returned for a distribution.
+    """
+    value = _override_values(value, param, n, rng, where)
+    if value is not None:
+        _check_sign(param.name, value, where)
+    return value
+
+
+def _override_values(value, param: Parameter, n: int, rng, where: str):
     dim = param.dimension
     if isinstance(value, Quantity) or (
         isinstance(value, float | int) and not isinstance(value, bool)
     ):
         got = getattr(value, "dim", DIMENSIONLESS)
+        if not np.all(np.isfinite(np.asarray(value, dtype=float))):
+            raise NeurosimError(f"{where}: {excerpt(value)} is not finite")
         if got is not dim:
             raise NeurosimError(
-                f"{where}: {value!r} has the wrong units for parameter {param.name!r}"
+                f"{where}: {excerpt(value)} has the wrong units for parameter {param.name!r}"
             )
         if np.ndim(value) == 0:
             return value
@@ -273,28 +363,57 @@ def _parameter_values(value, param: Parameter, n: int, rng: np.random.Generator,
     if isinstance(value, Mapping):
         dist = value.get("dist")
         fields = {"normal": ("mean", "std"), "uniform": ("low", "high")}
-        if dist not in fields:
-            raise NeurosimError(f"{where}.dist: expected 'normal' or 'uniform', got {dist!r}")
+        if not isinstance(dist, str) or dist not in fields:
+            raise NeurosimError(
+                f"{where}.dist: expected 'normal' or 'uniform', got {excerpt(dist)}"
+            )
         check_keys(value, where, required=("dist", *fields[dist]))
         a, b = (parse_quantity(value[k], f"{where}.{k}", dim) for k in fields[dist])
         unit = Quantity(1.0, dim=dim) if dim is not DIMENSIONLESS else 1.0
         a, b = float(a / unit), float(b / unit)
+        if dist == "normal" and b < 0:
+            raise NeurosimError(f"{where}.std: has to be >= 0, got {excerpt(value['std'])}")
+        if dist == "uniform" and b < a:
+            raise NeurosimError(
+                f"{where}.high: has to be >= low, got {excerpt(value['high'])} "
+                f"< {excerpt(value['low'])}"
+            )
+        _check_sign(param.name, a * unit, f"{where}.{fields[dist][0]}")
+        if rng is None:
+            return None
         draw = rng.normal(a, b, n) if dist == "normal" else rng.uniform(a, b, n)
         return draw * unit
-    raise NeurosimError(f"{where}: expected a quantity, a list of {n} values or a distribution")
+    raise NeurosimError(
+        f"{where}: expected a quantity, a list of {n} values or a distribution, "
+        f"got {excerpt(value)}"
+    )
 
 
 def _parse_equations(text: str, where: str) -> tuple[dict[str, Variable], dict[str, str]]:
     """Split the equation string into declared variables, checking the syntax."""
     variables: dict[str, Variable] = {}
     rhs: dict[str, str] = {}
-    for raw in text.splitlines():
+    if len(text) > MAX_EQUATIONS_CHARS:
+        raise NeurosimError(
+            f"{where}: {len(text)} characters, longer than the limit of {MAX_EQUATIONS_CHARS}"
+        )
+    lines = text.splitlines()
+    if len(lines) > MAX_EQUATION_LINES:
+        raise NeurosimError(
+            f"{where}: {len(lines)} lines, more than the limit of {MAX_EQUATION_LINES}"
+        )
+    for raw in lines:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
+        if len(line) > MAX_EXPRESSION_CHARS:
+            raise NeurosimError(
+                f"{where}: an equation of {len(line)} characters is longer than the limit "
+                f"of {MAX_EXPRESSION_CHARS}: {excerpt(line)}"
+            )
         match = _EQ_LINE.match(line)
         if match is None:
-            raise NeurosimError(f"{where}: cannot parse equation {line!r}")
+            raise NeurosimError(f"{where}: cannot parse equation {excerpt(line)}")
         name = match.group("diff") or match.group("name")
         kind = (
             "differential"
@@ -312,7 +431,7 @@ def _parse_equations(text: str, where: str) -> tuple[dict[str, Variable], dict[s
         flags = frozenset(f.strip() for f in (match.group("flags") or "").split(",") if f.strip())
         unknown = flags - _FLAGS
         if unknown:
-            raise NeurosimError(f"{where}: unknown flag {sorted(unknown)[0]!r} for {name!r}")
+            raise NeurosimError(f"{where}: unknown flag {excerpt(sorted(unknown)[0])} for {name!r}")
         variables[name] = Variable(name, kind, unit, flags)
         if match.group("rhs") is not None:
             rhs[name] = match.group("rhs")
@@ -340,34 +459,55 @@ def load_model(path: str | Path) -> NeuronModel:
         the file, the key and the value.
     """
     path = find_model(path)
-    data, _ = read_yaml(path, "model")
+    data, text = read_yaml(path, "model")
+    key = (str(path), text)
+    if key not in _LOADED:
+        # Brian2's unit check builds a group; a protocol naming a model twice,
+        # or a sweep loading it at every point, checks it once
+        if len(_LOADED) >= 32:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = _load_model(path, data)
+    return _LOADED[key]
+
+
+# (path, text) -> model: models are immutable once loaded
+_LOADED: dict[tuple[str, str], NeuronModel] = {}
+
+
+def _load_model(path: Path, data: dict[str, Any]) -> NeuronModel:
     check_keys(data, str(path), _TOP_REQUIRED, _TOP_OPTIONAL)
-    name = expect(data["name"], str, f"{path}: name", "a string")
+    name = check_name(data["name"], f"{path}: name")
     if name != path.stem:
         raise NeurosimError(f"{path}: name {name!r} does not match the file name {path.stem!r}")
     for key in ("description", "citation"):
-        expect(data[key], str, f"{path}: {key}", "a one-line string")
-    dimensionless = expect(
-        data.get("dimensionless", False), bool, f"{path}: dimensionless", "true or false"
+        check_str(data[key], f"{path}: {key}", "a one-line string")
+    dimensionless = check_bool(data.get("dimensionless", False), f"{path}: dimensionless")
+    equations = check_str(
+        data["equations"],
+        f"{path}: equations",
+        "a string of Brian2 equations",
+        max_length=MAX_EQUATIONS_CHARS,
     )
-    equations = expect(data["equations"], str, f"{path}: equations", "a string of Brian2 equations")
     variables, rhs = _parse_equations(equations, f"{path}: equations")
 
     parameters: dict[str, Parameter] = {}
-    for key, spec in expect(data["parameters"], dict, f"{path}: parameters", "a mapping").items():
-        where = f"{path}: parameters.{key}"
+    for key, spec in check_mapping(data["parameters"], f"{path}: parameters").items():
+        where = f"{path}: parameters.{key_text(key)}"
+        if not _NAME.fullmatch(key):
+            raise NeurosimError(f"{where}: not a valid parameter name (letters, digits, '_')")
         check_keys(spec, where, ("value", "description"))
         if key in variables:
             raise NeurosimError(f"{where}: {key!r} is also a variable of the equations")
         value = parse_quantity(spec["value"], f"{where}.value")
         if dimensionless and isinstance(value, Quantity):
             raise NeurosimError(
-                f"{where}.value: {spec['value']!r} has units in a dimensionless model"
+                f"{where}.value: {excerpt(spec['value'])} has units in a dimensionless model"
             )
+        _check_sign(key, value, f"{where}.value")
         parameters[key] = Parameter(
             key,
             value,
-            expect(spec["description"], str, f"{where}.description", "a one-line string"),
+            check_str(spec["description"], f"{where}.description", "a one-line string"),
         )
 
     known = set(variables) | set(parameters)
@@ -376,7 +516,7 @@ def load_model(path: str | Path) -> NeuronModel:
         used |= check_expression(expr, known, f"{path}: equations ({var})")
     for key in ("threshold", "reset"):
         if data.get(key) is not None:
-            expect(data[key], str, f"{path}: {key}", "a string")
+            check_str(data[key], f"{path}: {key}", max_length=MAX_EXPRESSION_CHARS)
     threshold, reset = data.get("threshold"), data.get("reset")
     if threshold:
         used |= check_expression(threshold, known, f"{path}: threshold")
@@ -389,30 +529,43 @@ def load_model(path: str | Path) -> NeuronModel:
             used |= check_expression(refractory, known, f"{path}: refractory")
         else:
             refractory = parse_quantity(refractory, f"{path}: refractory", brian2.second)
+            if refractory < 0 * brian2.second:
+                raise NeurosimError(
+                    f"{path}: refractory: has to be >= 0, got {excerpt(data['refractory'])}"
+                )
     unused = set(parameters) - used
     if unused:
         raise NeurosimError(f"{path}: parameters.{sorted(unused)[0]}: not used by the equations")
 
     compartments: dict[str, Compartment] = {}
-    for key, spec in expect(
-        data["compartments"], dict, f"{path}: compartments", "a mapping"
-    ).items():
-        where = f"{path}: compartments.{key}"
+    for key, spec in check_mapping(data["compartments"], f"{path}: compartments").items():
+        where = f"{path}: compartments.{key_text(key)}"
         check_keys(spec, where, ("potential", "description"))
-        if spec["potential"] not in state:
-            raise NeurosimError(f"{where}.potential: {spec['potential']!r} is not a state variable")
-        compartments[key] = Compartment(key, spec["potential"], str(spec["description"]))
+        potential = check_str(spec["potential"], f"{where}.potential", "a variable name")
+        if potential not in state:
+            raise NeurosimError(f"{where}.potential: {excerpt(potential)} is not a state variable")
+        description = check_str(spec["description"], f"{where}.description", "a one-line string")
+        compartments[key] = Compartment(key, potential, description)
+    if not compartments:
+        raise NeurosimError(f"{path}: compartments: a model needs at least one compartment")
 
     initial: dict[str, Any] = {}
-    for key, value in (data.get("initial") or {}).items():
+    initial_spec = {} if data.get("initial") is None else data["initial"]
+    for key, value in check_mapping(initial_spec, f"{path}: initial").items():
         var = variables.get(key)
         if var is None or var.kind == "subexpression":
-            raise NeurosimError(f"{path}: initial.{key}: not a state variable of the equations")
+            raise NeurosimError(
+                f"{path}: initial.{key_text(key)}: not a state variable of the equations"
+            )
         initial[key] = parse_quantity(value, f"{path}: initial.{key}", var.dimension)
 
     method = data.get("method")
-    if method is not None and method not in _METHODS:
-        raise NeurosimError(f"{path}: method: unknown integration method {method!r}")
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
+        raise NeurosimError(
+            f"{path}: method: unknown integration method {excerpt(method)} "
+            f"(use {', '.join(METHODS)})"
+        )
+    check_str(data.get("notes") or "", f"{path}: notes")
 
     model = NeuronModel(
         name=name,
@@ -440,6 +593,8 @@ def _check_units(model: NeuronModel) -> None:
     from brian2.equations.unitcheck import check_units_statements
     from brian2.parsing.expressions import parse_expression_dimensions
 
+    if model.method is not None:
+        model.check_method(None, model.where("method"))
     with _Quiet():
         group = model.neuron_group(1)
         # This group only checks units and is never run; marking it as owned by

@@ -10,6 +10,7 @@ and the value.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,41 @@ import numpy as np
 import yaml
 from brian2 import Quantity
 
-from neurosim.errors import NeurosimError
-from neurosim.model import NeuronModel, find_model, load_model
-from neurosim.schema import check_keys, describe_files, expect, find_file, read_yaml
+from neurosim.errors import NeurosimError, excerpt
+from neurosim.model import METHODS, NeuronModel, find_model, load_model
+from neurosim.schema import (
+    check_bool,
+    check_identifier,
+    check_int,
+    check_keys,
+    check_list,
+    check_mapping,
+    check_name,
+    check_number,
+    check_seed,
+    check_str,
+    describe_files,
+    find_file,
+    key_text,
+    load_yaml_text,
+    read_yaml,
+)
 from neurosim.units import parse_quantity
 
 __all__ = [
+    "ANALYSIS_REQUIRED",
+    "KIND_SECTIONS",
+    "MAX_NEURONS",
+    "MAX_STEPS",
     "PROTOCOLS_DIR",
     "TARGETS",
     "Protocol",
     "Record",
     "Stimulus",
     "apply_overrides",
+    "available_memory",
+    "check_memory",
+    "estimate_memory",
     "find_protocol",
     "list_protocols",
     "load_protocol",
@@ -56,6 +80,27 @@ _TOP_OPTIONAL = (
     "notes",
     "training",
 )
+
+# Sections that only some protocol kinds read (the rest are common to all).
+_SECTIONS = ("dt", "duration", "populations", "stimuli", "record", "analysis", "training")
+
+#: Sections each protocol kind reads; a section it would ignore is refused.
+#: Kinds not listed (learning kinds) read ``training`` only.
+KIND_SECTIONS = {
+    "simulation": ("dt", "duration", "populations", "stimuli", "record", "analysis"),
+    "stdp_pairing": ("dt", "training"),
+}
+
+#: Most neurons in one population (the memory estimate usually refuses far fewer).
+MAX_NEURONS = 10**9
+
+#: Most time steps (duration / dt) of a run.
+MAX_STEPS = 10**9
+
+# Bytes per value of Brian2's numpy code: a few temporaries per state array.
+_CODE_FACTOR = 3
+# Bytes per synapse: indices, weight, delay and bookkeeping.
+_SYNAPSE_BYTES = 48
 
 #: Keys of each stimulus kind: (required, optional).
 STIMULUS_KEYS = {
@@ -147,34 +192,37 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], where: str) -> d
 
     List items are addressed by index (``stimuli.0.amplitude=200 pA``). The
     last key may be new (an optional setting); every key before it must exist.
+    Values are read with the same loader as the files, so ``1e-3`` is the
+    number 0.001 (plain YAML 1.1 would read it as a string).
     """
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
-            raise NeurosimError(f"--set {item!r}: expected key=value")
+            raise NeurosimError(f"--set {excerpt(item)}: expected key=value")
         key, text = item.split("=", 1)
         parts = key.strip().split(".")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise NeurosimError(f"--set {item!r}: cannot read value {text!r}") from None
+        label = f"--set {excerpt(key.strip())}"
+        value = load_yaml_text(text, label)
         node: Any = data
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
                     raise NeurosimError(
-                        f"--set {item!r}: {where} has no item {'.'.join(parts[: depth + 1])}"
+                        f"--set {excerpt(item)}: {where} has no item {'.'.join(parts[: depth + 1])}"
                     )
                 index: Any = int(part)
             elif isinstance(node, dict):
                 if part not in node and not last:
                     raise NeurosimError(
-                        f"--set {item!r}: {where} has no key {'.'.join(parts[: depth + 1])!r}"
+                        f"--set {excerpt(item)}: {where} has no key "
+                        f"{'.'.join(parts[: depth + 1])!r}"
                     )
                 index = part
             else:
-                raise NeurosimError(f"--set {item!r}: {'.'.join(parts[:depth])!r} is not a section")
+                raise NeurosimError(
+                    f"--set {excerpt(item)}: {'.'.join(parts[:depth])!r} is not a section"
+                )
             if last:
                 node[index] = value
             else:
@@ -184,6 +232,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], where: str) -> d
 
 def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Protocol:
     """Load, override and validate a protocol file.
+
+    The whole file is checked before anything is built: the type and range
+    of every key, the models it names, the sections its kind reads, and (for
+    a simulation) an estimate of the memory the run needs against the memory
+    available (:func:`estimate_memory`).
 
     Parameters
     ----------
@@ -207,10 +260,11 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     data = apply_overrides(raw, overrides, str(path))
     where = str(path)
     check_keys(data, where, _TOP_REQUIRED, _TOP_OPTIONAL)
-    expect(data["name"], str, f"{where}: name", "a string")
-    expect(data["description"], str, f"{where}: description", "a one-line string")
-    seed = expect(data["seed"], int, f"{where}: seed", "an integer")
-    kind = expect(data.get("kind", "simulation"), str, f"{where}: kind", "a protocol kind")
+    name = check_name(data["name"], f"{where}: name")
+    description = check_str(data["description"], f"{where}: description", "a one-line string")
+    check_str(_get(data, "notes", ""), f"{where}: notes")
+    seed = check_seed(data["seed"], f"{where}: seed")
+    kind = check_str(data.get("kind", "simulation"), f"{where}: kind", "a protocol kind", 100)
     from neurosim.kinds import register_all
     from neurosim.runner import PROTOCOL_KINDS
 
@@ -218,55 +272,64 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
 
     if kind not in PROTOCOL_KINDS:
         raise NeurosimError(
-            f"{where}: kind: unknown protocol kind {kind!r} "
+            f"{where}: kind: unknown protocol kind {excerpt(kind)} "
             f"(known: {', '.join(sorted(PROTOCOL_KINDS))})"
         )
+    sections = KIND_SECTIONS.get(kind, ("training",))
+    for key in data:
+        if key in _SECTIONS and key not in sections:
+            raise NeurosimError(
+                f"{where}: {key}: a {kind!r} protocol has no {key!r} section "
+                f"(its sections: {', '.join(sections) or 'none'})"
+            )
     target = data.get("target", "numpy")
-    if target not in TARGETS:
+    if not isinstance(target, str) or target not in TARGETS:
         raise NeurosimError(
-            f"{where}: target: unknown Brian2 target {target!r} (use {', '.join(TARGETS)})"
+            f"{where}: target: unknown Brian2 target {excerpt(target)} (use {', '.join(TARGETS)})"
         )
-    dt = parse_quantity(data.get("dt", "0.1 ms"), f"{where}: dt", brian2.second)
-    duration = data.get("duration")
-    if duration is not None:
-        duration = parse_quantity(duration, f"{where}: duration", brian2.second)
-        if duration <= 0 * brian2.second:
-            raise NeurosimError(f"{where}: duration: has to be > 0, got {data['duration']!r}")
+    if "training" in data:
+        check_mapping(data["training"], f"{where}: training")
+    output = _check_output(_get(data, "output", {}), f"{where}: output")
+    dt = _time(data.get("dt", "0.1 ms"), f"{where}: dt", positive=True)
+    duration = None
+    if kind == "simulation":
+        if data.get("duration") is None:
+            raise NeurosimError(f"{where}: duration: a simulation needs a duration")
+        duration = _time(data["duration"], f"{where}: duration", positive=True)
+        if dt > duration:
+            raise NeurosimError(
+                f"{where}: dt: {excerpt(data.get('dt'))} is longer than the duration "
+                f"{excerpt(data['duration'])}"
+            )
+        _check_steps(duration, dt, f"{where}: dt")
 
-    populations, models = _check_populations(data.get("populations") or {}, where)
+    populations, models = _check_populations(
+        _get(data, "populations", {}), duration, path.parent, where
+    )
+    if kind == "simulation" and not populations:
+        raise NeurosimError(f"{where}: populations: a simulation needs at least one population")
     stimuli = [
-        _check_stimulus(spec, k, populations, models, where)
-        for k, spec in enumerate(
-            expect(data.get("stimuli") or [], list, f"{where}: stimuli", "a list")
-        )
+        _check_stimulus(spec, k, populations, models, duration, where)
+        for k, spec in enumerate(check_list(_get(data, "stimuli", []), f"{where}: stimuli"))
     ]
     records = [
-        _check_record(spec, k, populations, models, dt, where)
-        for k, spec in enumerate(
-            expect(data.get("record") or [], list, f"{where}: record", "a list")
-        )
+        _check_record(spec, k, populations, models, dt, duration, where)
+        for k, spec in enumerate(check_list(_get(data, "record", []), f"{where}: record"))
     ]
-    analysis = expect(data.get("analysis") or [], list, f"{where}: analysis", "a list")
-    for k, spec in enumerate(analysis):
-        check_keys(spec, f"{where}: analysis[{k}]", ("kind",), _analysis_optional(spec))
-    output = check_keys(
-        data.get("output") or {}, f"{where}: output", (), ("name", "formats", "plots")
-    )
-    from neurosim.plotting import PLOTS
-
-    for kind_ in output.get("plots", []):
-        if kind_ not in PLOTS:
+    names = [r.name for r in records]
+    for rec in records:
+        if names.count(rec.name) > 1:
             raise NeurosimError(
-                f"{where}: output.plots: unknown plot {kind_!r} (use {', '.join(PLOTS)})"
+                f"{where}: record: two records named {rec.name!r} (give each a 'name')"
             )
-    for fmt in output.get("formats", ["netcdf"]):
-        if fmt not in ("netcdf", "zarr"):
-            raise NeurosimError(
-                f"{where}: output.formats: unknown format {fmt!r} (use netcdf, zarr)"
-            )
-    return Protocol(
-        name=data["name"],
-        description=data["description"],
+    analysis = [
+        _check_analysis(spec, k, records, models, duration, where)
+        for k, spec in enumerate(check_list(_get(data, "analysis", []), f"{where}: analysis"))
+    ]
+    _check_object_names(populations, stimuli, records, where)
+    protocol = Protocol(
+        name=name,
+        description=description,
         kind=kind,
         seed=seed,
         target=target,
@@ -282,118 +345,194 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         path=path,
         overrides=overrides,
     )
+    if kind == "simulation":
+        check_memory(protocol)
+    return protocol
 
 
-def _analysis_optional(spec: Any) -> tuple[str, ...]:
-    from neurosim.analysis import MEASUREMENTS
+def _get(data: dict[str, Any], key: str, default: Any) -> Any:
+    """``data[key]``, or ``default`` where the key is missing or empty (``key:``)."""
+    value = data.get(key)
+    return default if value is None else value
 
-    kind = spec.get("kind") if isinstance(spec, dict) else None
-    if kind not in MEASUREMENTS:
+
+def _time(value: Any, where: str, positive: bool = False, low=None, high=None) -> Quantity:
+    """A finite time; ``> 0`` if ``positive``; within ``low <= t <= high`` if given."""
+    t = parse_quantity(value, where, brian2.second)
+    if positive and t <= 0 * brian2.second:
+        raise NeurosimError(f"{where}: has to be > 0, got {excerpt(value)}")
+    if low is not None and t < low:
+        raise NeurosimError(f"{where}: has to be >= {low}, got {excerpt(value)}")
+    if high is not None and t > high:
+        raise NeurosimError(f"{where}: has to be <= {high}, got {excerpt(value)}")
+    return t
+
+
+def _check_steps(duration: Quantity, dt: Quantity, where: str) -> int:
+    """The number of time steps, refused beyond :data:`MAX_STEPS`."""
+    steps = float(duration / dt)
+    if steps > MAX_STEPS:
         raise NeurosimError(
-            f"analysis kind {kind!r} is unknown (known: {', '.join(sorted(MEASUREMENTS))})"
+            f"{where}: {steps:.3g} time steps (duration / dt) is more than the limit of "
+            f"{MAX_STEPS:.0e}"
         )
-    return MEASUREMENTS[kind].keys
+    return int(np.ceil(steps))
 
 
-def _check_populations(spec: Any, where: str):
+def _check_output(spec: Any, where: str) -> Mapping[str, Any]:
+    output = check_keys(spec, where, (), ("name", "formats", "plots"))
+    if "name" in output:
+        check_name(output["name"], f"{where}.name")
+    from neurosim.plotting import PLOTS
+
+    for key, known in (("formats", ("netcdf", "zarr")), ("plots", tuple(PLOTS))):
+        items = check_list(output.get(key, []), f"{where}.{key}", f"a list of {key}", 100)
+        for item in items:
+            if not isinstance(item, str) or item not in known:
+                raise NeurosimError(
+                    f"{where}.{key}: unknown {key[:-1]} {excerpt(item)} (use {', '.join(known)})"
+                )
+            if items.count(item) > 1:
+                raise NeurosimError(f"{where}.{key}: {item!r} is listed twice")
+    return output
+
+
+def _check_populations(spec: Any, duration, folder: Path, where: str):
     populations: dict[str, dict[str, Any]] = {}
     models: dict[str, NeuronModel] = {}
-    expect(spec, dict, f"{where}: populations", "a mapping of population name to settings")
+    check_mapping(spec, f"{where}: populations", "a mapping of population name to settings")
     for name, pop in spec.items():
-        key = f"{where}: populations.{name}"
+        key = f"{where}: populations.{key_text(name)}"
+        check_identifier(name, key, "population name")
         check_keys(pop, key, ("model", "n"), ("params", "initial", "method", "dt"))
-        model_path = find_model(pop["model"])
+        model_name = check_str(pop["model"], f"{key}.model", "a model name or file", 1000)
+        model_path = find_model(model_name)
+        beside = folder / model_name
+        if (
+            model_path.suffix in (".yaml", ".yml")
+            and not model_path.is_absolute()
+            and beside.is_file()
+        ):
+            # a model file path is read relative to the protocol file's folder first
+            model_path = beside
         if not model_path.is_file():
-            raise NeurosimError(f"{key}.model: no model {pop['model']!r} (looked for {model_path})")
-        models[name] = load_model(model_path)
-        n = expect(pop["n"], int, f"{key}.n", "an integer >= 1")
-        if n < 1:
-            raise NeurosimError(f"{key}.n: has to be an integer >= 1, got {n}")
-        for sub in ("params", "initial"):
-            expect(pop.get(sub) or {}, dict, f"{key}.{sub}", "a mapping")
-        unknown = set(pop.get("params") or {}) - set(models[name].parameters)
-        if unknown:
             raise NeurosimError(
-                f"{key}.params: {sorted(unknown)[0]!r} is not a parameter of "
-                f"model {models[name].name!r}"
+                f"{key}.model: no model {excerpt(model_name)} "
+                f"(looked for {key_text(str(model_path))})"
             )
+        models[name] = model = load_model(model_path)
+        n = check_int(pop["n"], f"{key}.n", 1, MAX_NEURONS)
+        model.check_params(pop.get("params"), n, key)
+        model.initial_values(pop.get("initial"), key)
+        method = pop.get("method")
+        if method is not None and (not isinstance(method, str) or method not in METHODS):
+            raise NeurosimError(
+                f"{key}.method: unknown integration method {excerpt(method)} "
+                f"(use {', '.join(METHODS)})"
+            )
+        if method is not None and method != model.method:
+            model.check_method(method, f"{key}.method")
         populations[name] = dict(pop)
         if "dt" in pop:
             # a population may need a finer step than the protocol (fast channels)
-            populations[name]["dt"] = parse_quantity(pop["dt"], f"{key}.dt", brian2.second)
+            populations[name]["dt"] = _time(pop["dt"], f"{key}.dt", positive=True)
+            if duration is not None:
+                _check_steps(duration, populations[name]["dt"], f"{key}.dt")
     return populations, models
 
 
-def _check_stimulus(spec: Any, k: int, populations, models, where: str) -> Stimulus:
+def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str) -> Stimulus:
     key = f"{where}: stimuli[{k}]"
     kind = spec.get("kind") if isinstance(spec, dict) else None
-    if kind not in STIMULUS_KEYS:
+    if not isinstance(kind, str) or kind not in STIMULUS_KEYS:
         raise NeurosimError(
-            f"{key}.kind: unknown stimulus kind {kind!r} (known: {', '.join(STIMULUS_KEYS)})"
+            f"{key}.kind: unknown stimulus kind {excerpt(kind)} (known: {', '.join(STIMULUS_KEYS)})"
         )
     required, optional = STIMULUS_KEYS[kind]
     check_keys(spec, key, ("kind", *required), optional)
-    pop = spec["population"]
-    if pop not in populations:
-        raise NeurosimError(f"{key}.population: no population {pop!r}")
+    pop = _population(spec["population"], populations, f"{key}.population")
     model = models[pop]
-    variable = spec["variable"]
-    if variable not in model.variables:
-        raise NeurosimError(
-            f"{key}.variable: {variable!r} is not a variable of model {model.name!r}"
-        )
+    variable = _variable(spec["variable"], model, f"{key}.variable")
     dim = model.variables[variable].dimension
     if not kind.endswith("poisson") and variable not in model.input_variables:
         raise NeurosimError(
             f"{key}.variable: {variable!r} is not an input variable of model "
             f"{model.name!r} (inputs: {', '.join(model.input_variables)})"
         )
+    n = populations[pop]["n"]
+    end = duration if duration is not None else None
     parsed: dict[str, Any] = {}
     for name, value in spec.items():
+        at = f"{key}.{name}"
         if name in ("kind", "population", "variable"):
             continue
         if name == "weight":
-            parsed[name] = parse_quantity(value, f"{key}.{name}", dim)
+            parsed[name] = parse_quantity(value, at, dim)
         elif name == "amplitude":
-            parsed[name] = _amplitudes(value, dim, populations[pop]["n"], f"{key}.{name}")
-        elif name in ("start", "stop", "onset", "tau", "tau_rise", "tau_decay"):
-            parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.second)
-        elif name == "presentation":
-            parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.second)
+            parsed[name] = _amplitudes(value, dim, n, at)
+        elif name in ("start", "stop", "onset"):
+            parsed[name] = _time(value, at, low=0 * brian2.second, high=end)
+        elif name in ("tau", "tau_rise", "tau_decay", "presentation"):
+            parsed[name] = _time(value, at, positive=True)
         elif name in ("rate", "max_rate"):
-            parsed[name] = parse_quantity(value, f"{key}.{name}", brian2.Hz)
+            parsed[name] = parse_quantity(value, at, brian2.Hz)
+            if parsed[name] < 0 * brian2.Hz or (name == "max_rate" and parsed[name] == 0):
+                sign = ">" if name == "max_rate" else ">="
+                raise NeurosimError(f"{at}: has to be {sign} 0, got {excerpt(value)}")
         elif name in ("n_inputs", "images"):
-            parsed[name] = expect(value, int, f"{key}.{name}", "an integer >= 1")
-            if value < 1:
-                raise NeurosimError(f"{key}.{name}: has to be an integer >= 1, got {value}")
-        elif name == "dataset" and value not in DATASETS:
-            raise NeurosimError(
-                f"{key}.dataset: unknown dataset {value!r} (known: {', '.join(DATASETS)})"
-            )
-        elif name == "split" and value not in ("train", "test"):
-            raise NeurosimError(f"{key}.split: expected 'train' or 'test', got {value!r}")
-        elif name == "connect_p":
-            expect(value, (int, float), f"{key}.{name}", "a probability in (0, 1]")
-            if not 0 < value <= 1:
+            parsed[name] = check_int(value, at, 1, 10**7)
+        elif name == "dataset":
+            if not isinstance(value, str) or value not in DATASETS:
                 raise NeurosimError(
-                    f"{key}.{name}: expected a probability in (0, 1], got {value!r}"
+                    f"{at}: unknown dataset {excerpt(value)} (known: {', '.join(DATASETS)})"
                 )
-        if name in ("dataset", "split", "connect_p"):
+            parsed[name] = value
+        elif name == "split":
+            if value not in ("train", "test") or not isinstance(value, str):
+                raise NeurosimError(f"{at}: expected 'train' or 'test', got {excerpt(value)}")
+            parsed[name] = value
+        elif name == "connect_p":
+            p = check_number(value, at, "a probability in (0, 1]")
+            if not 0 < p <= 1:
+                raise NeurosimError(f"{at}: expected a probability in (0, 1], got {excerpt(value)}")
             parsed[name] = value
         elif name == "neurons":
-            parsed[name] = _neurons(value, populations[pop]["n"], f"{key}.neurons")
+            parsed[name] = _neurons(value, n, at)
+    start = parsed.get("start", 0 * brian2.second)
+    stop = parsed.get("stop", duration)
+    if stop is not None and start >= stop:
+        raise NeurosimError(
+            f"{key}.start: has to be before stop, got start {excerpt(spec.get('start', 0))} "
+            f"and stop {excerpt(spec.get('stop', 'end'))}"
+        )
+    if "onset" in parsed and duration is not None and parsed["onset"] >= duration:
+        raise NeurosimError(f"{key}.onset: has to be before the end of the run")
     if kind == "current_epsc" and parsed["tau_rise"] >= parsed["tau_decay"]:
         raise NeurosimError(f"{key}.tau_rise: has to be shorter than tau_decay")
     return Stimulus(kind, pop, variable, parsed, key)
+
+
+def _population(value: Any, populations, where: str) -> str:
+    if not isinstance(value, str) or value not in populations:
+        raise NeurosimError(
+            f"{where}: no population {excerpt(value)} (populations: {', '.join(populations)})"
+        )
+    return value
+
+
+def _variable(value: Any, model: NeuronModel, where: str) -> str:
+    if not isinstance(value, str) or value not in model.variables:
+        raise NeurosimError(f"{where}: {excerpt(value)} is not a variable of model {model.name!r}")
+    return value
 
 
 def _amplitudes(value: Any, dim, n: int, where: str):
     """A shared amplitude, a list of ``n`` per-neuron values, or ``{linspace: [a, b]}``."""
     if isinstance(value, dict):
         check_keys(value, where, ("linspace",))
-        ends = expect(value["linspace"], list, f"{where}.linspace", "a list [first, last]")
+        ends = check_list(value["linspace"], f"{where}.linspace", "a list [first, last]")
         if len(ends) != 2:
-            raise NeurosimError(f"{where}.linspace: expected [first, last], got {ends!r}")
+            raise NeurosimError(f"{where}.linspace: expected [first, last], got {excerpt(ends)}")
         a, b = (parse_quantity(v, f"{where}.linspace", dim) for v in ends)
         return a + (b - a) * np.linspace(0.0, 1.0, n)
     if isinstance(value, list):
@@ -404,33 +543,202 @@ def _amplitudes(value: Any, dim, n: int, where: str):
 
 
 def _neurons(value: Any, n: int, where: str) -> list[int] | bool:
-    if value in ("all", True):
+    """``'all'`` (or ``true``) or a list of distinct neuron indices.
+
+    A bare integer is refused: YAML reads ``1`` as equal to ``true``, and
+    ``neurons: 1`` was once taken to mean every neuron.
+    """
+    if value is True or (isinstance(value, str) and value == "all"):
         return True
-    expect(value, list, where, "'all' or a list of neuron indices")
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise NeurosimError(
+            f"{where}: expected 'all' or a list of neuron indices, got {excerpt(value)} "
+            f"(write [{value}] for neuron {value})"
+        )
+    check_list(value, where, "'all' or a list of neuron indices", max_length=n)
     for v in value:
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n:
-            raise NeurosimError(f"{where}: neuron index {v!r} out of range 0..{n - 1}")
+            raise NeurosimError(f"{where}: neuron index {excerpt(v)} out of range 0..{n - 1}")
+    if len(set(value)) != len(value):
+        raise NeurosimError(f"{where}: a neuron index is listed twice")
+    if not value:
+        raise NeurosimError(f"{where}: the list of neurons is empty")
     return list(value)
 
 
-def _check_record(spec: Any, k: int, populations, models, dt, where: str) -> Record:
+def _check_record(spec: Any, k: int, populations, models, dt, duration, where: str) -> Record:
     key = f"{where}: record[{k}]"
     check_keys(spec, key, ("population",), ("name", "variables", "neurons", "dt", "spikes"))
-    pop = spec["population"]
-    if pop not in populations:
-        raise NeurosimError(f"{key}.population: no population {pop!r}")
+    pop = _population(spec["population"], populations, f"{key}.population")
     model = models[pop]
     variables = spec.get("variables", [c.potential for c in model.compartments.values()])
-    expect(variables, list, f"{key}.variables", "a list of variable names")
+    check_list(variables, f"{key}.variables", "a list of variable names", 1000)
     for var in variables:
-        if var not in model.variables:
-            raise NeurosimError(
-                f"{key}.variables: {var!r} is not a variable of model {model.name!r}"
-            )
+        _variable(var, model, f"{key}.variables")
+        if variables.count(var) > 1:
+            raise NeurosimError(f"{key}.variables: {var!r} is listed twice")
     neurons = _neurons(spec.get("neurons", "all"), populations[pop]["n"], f"{key}.neurons")
-    rec_dt = parse_quantity(spec.get("dt", dt), f"{key}.dt", brian2.second) if "dt" in spec else dt
-    spikes = expect(spec.get("spikes", model.spiking), bool, f"{key}.spikes", "true or false")
+    rec_dt = _time(spec["dt"], f"{key}.dt", positive=True, high=duration) if "dt" in spec else dt
+    spikes = check_bool(spec.get("spikes", model.spiking), f"{key}.spikes")
     if spikes and not model.spiking:
         raise NeurosimError(f"{key}.spikes: model {model.name!r} has no spike threshold")
-    name = expect(spec.get("name", pop), str, f"{key}.name", "a string")
+    name = check_identifier(spec.get("name", pop), f"{key}.name", "record name")
+    if not variables and not spikes:
+        raise NeurosimError(f"{key}.variables: nothing to record (no variables, no spikes)")
     return Record(name, pop, list(variables), neurons, rec_dt, spikes)
+
+
+#: Keys each measurement needs (the measurement reports them late otherwise).
+ANALYSIS_REQUIRED = {
+    "steady_state": ("variable",),
+    "fi_curve": ("current",),
+    "passive_response": ("variable", "current", "onset", "stop"),
+    "voltage_transfer": ("source", "target"),
+    "plateau": ("variable", "threshold"),
+}
+
+# Measurements that read a record's spikes.
+_SPIKE_MEASUREMENTS = ("spike_count", "firing_rate", "fi_curve")
+
+
+def _check_analysis(spec: Any, k: int, records: list[Record], models, duration, where: str):
+    """Check one ``analysis`` entry against the records, before anything runs."""
+    from neurosim.analysis import MEASUREMENTS
+
+    key = f"{where}: analysis[{k}]"
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if not isinstance(kind, str) or kind not in MEASUREMENTS:
+        raise NeurosimError(
+            f"{key}.kind: unknown analysis kind {excerpt(kind)} "
+            f"(known: {', '.join(sorted(MEASUREMENTS))})"
+        )
+    check_keys(spec, key, ("kind", *ANALYSIS_REQUIRED.get(kind, ())), MEASUREMENTS[kind].keys)
+    if "name" in spec:
+        check_identifier(spec["name"], f"{key}.name", "measurement name")
+    by_name = {r.name: r for r in records}
+    if "record" in spec:
+        rec_name = spec["record"]
+        if not isinstance(rec_name, str) or rec_name not in by_name:
+            raise NeurosimError(
+                f"{key}.record: no record {excerpt(rec_name)} (records: {', '.join(by_name)})"
+            )
+        rec = by_name[rec_name]
+    elif len(records) == 1:
+        rec = records[0]
+    else:
+        raise NeurosimError(f"{key}: say which record to measure (key 'record')")
+    model = models[rec.population]
+    for name in ("variable", "current", "source", "target"):
+        if name in spec:
+            var = _variable(spec[name], model, f"{key}.{name}")
+            if var not in rec.variables:
+                raise NeurosimError(f"{key}.{name}: record {rec.name!r} does not record {var!r}")
+    if kind in _SPIKE_MEASUREMENTS and not rec.spikes:
+        raise NeurosimError(f"{key}: record {rec.name!r} records no spikes (set spikes: true)")
+    times = {
+        name: _time(spec[name], f"{key}.{name}", low=0 * brian2.second, high=duration)
+        for name in ("start", "stop", "onset")
+        if name in spec
+    }
+    first = times.get("start", times.get("onset"))
+    if first is not None and "stop" in times and first >= times["stop"]:
+        raise NeurosimError(f"{key}.stop: has to be after start/onset")
+    if "threshold" in spec:
+        dim = model.variables[spec["variable"]].dimension
+        parse_quantity(spec["threshold"], f"{key}.threshold", dim)
+    return spec
+
+
+def _check_object_names(populations, stimuli: list[Stimulus], records: list[Record], where: str):
+    """Refuse two Brian2 objects with one name (Brian2 would fail mid-build)."""
+    names = list(populations) + [f"{r.name}_state" for r in records]
+    names += [f"{r.name}_spikes" for r in records if r.spikes]
+    for k, stim in enumerate(stimuli):
+        if stim.kind == "dataset_poisson":
+            names += [f"stim{k}_pixels", f"stim{k}_synapses", f"stim{k}_images"]
+    # stimuli of one input variable share one drive operation
+    names += sorted(
+        {f"{s.population}_drive_{s.variable}" for s in stimuli if not s.kind.endswith("poisson")}
+    )
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise NeurosimError(
+                f"{where}: the name {name!r} is used twice (rename a population or a record)"
+            )
+        seen.add(name)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new run (psutil, else /proc/meminfo; None if unknown)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def estimate_memory(protocol: Protocol) -> dict[str, float]:
+    """Estimate the memory (bytes) a simulation protocol needs, by part.
+
+    ``network``: every neuron's state and parameters (float64, times a
+    factor for the temporaries of Brian2's generated code) and the
+    synapses of dataset inputs; ``stimuli``: the sampled stimulus
+    envelopes and images; ``recording``: every recorded sample (float64)
+    of the state monitors. Spike monitors grow with the activity and are
+    not counted.
+    """
+    duration = protocol.duration
+    parts = {"network": 0.0, "stimuli": 0.0, "recording": 0.0}
+    for name, pop in protocol.populations.items():
+        model = protocol.models[name]
+        arrays = len(model.variables) + len(pop.get("params") or {}) + len(protocol.stimuli) + 4
+        parts["network"] += _CODE_FACTOR * 8.0 * pop["n"] * arrays
+    dts = [protocol.dt] + [p["dt"] for p in protocol.populations.values() if "dt" in p]
+    steps = float(duration / min(dts)) + 2
+    for stim in protocol.stimuli:
+        n = protocol.populations[stim.population]["n"]
+        if stim.kind == "dataset_poisson":
+            images = stim.spec.get("images", 60_000)
+            p = float(stim.spec.get("connect_p", 1.0))
+            parts["stimuli"] += 8.0 * images * 784
+            parts["network"] += _SYNAPSE_BYTES * 784 * n * p
+        elif stim.kind != "poisson":
+            parts["stimuli"] += 8.0 * (steps + n)
+    for rec in protocol.records:
+        n = protocol.populations[rec.population]["n"] if rec.neurons is True else len(rec.neurons)
+        samples = float(duration / rec.dt) + 2
+        parts["recording"] += 8.0 * samples * (n * len(rec.variables) + 1)
+    return parts
+
+
+def check_memory(protocol: Protocol) -> None:
+    """Refuse a simulation whose estimated memory exceeds the memory available."""
+    parts = estimate_memory(protocol)
+    total = sum(parts.values())
+    available = available_memory()
+    if available is None or total <= available:
+        return
+    detail = ", ".join(f"{k} {_bytes(v)}" for k, v in parts.items() if v)
+    raise NeurosimError(
+        f"{protocol.where('populations')}: the run needs about {_bytes(total)} of memory "
+        f"({detail}), more than the {_bytes(available)} available; use fewer neurons, "
+        "record fewer neurons or variables, a coarser record dt or a shorter duration"
+    )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"

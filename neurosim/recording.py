@@ -20,18 +20,21 @@ from __future__ import annotations
 import platform
 import socket
 import sys
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from brian2 import SpikeMonitor, StateMonitor
 
 from neurosim._version import __version__
 from neurosim.atomic import atomic_path
 from neurosim.errors import NeurosimError
-from neurosim.units import unit_name
+
+if TYPE_CHECKING:  # Brian2 loads only where monitors are read: RL logs do without it
+    from brian2 import SpikeMonitor, StateMonitor
 
 __all__ = [
     "atomic_path",
@@ -91,6 +94,8 @@ def state_arrays(
     compartments: dict[str, str] | None = None,
 ) -> dict[str, xr.DataArray]:
     """DataArrays ``{name}_{var}`` (time x neuron, SI units) from a StateMonitor."""
+    from neurosim.units import unit_name
+
     compartments = compartments or {}
     time_dim, neuron_dim = f"{name}_time", f"{name}_neuron"
     coords = {
@@ -152,14 +157,42 @@ def save_recording(ds: xr.Dataset, path: str | Path) -> Path:
     return path
 
 
-def load_recording(path: str | Path) -> xr.Dataset:
-    """Load a recording fully into memory (the file is closed afterwards)."""
+def load_recording(path: str | Path, *, neurosim_only: bool = False) -> xr.Dataset:
+    """Load a recording fully into memory (the file is closed afterwards).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.nc`` or ``.zarr`` recording.
+    neurosim_only : bool
+        Also refuse a readable file that neurosim did not write (no
+        ``neurosim_version`` or ``source_neurosim_version`` attribute); the
+        ``analyze``, ``plot`` and ``export`` commands ask for this.
+
+    Raises
+    ------
+    NeurosimError
+        ``PATH is truncated or not a neurosim recording`` for a file that
+        does not read as netCDF/Zarr (or is foreign, with ``neurosim_only``).
+    """
     path = Path(path)
     fmt = _FORMATS.get(path.suffix)
     if fmt is None or not path.exists():
         raise NeurosimError(f"recording not found or not .nc/.zarr: {path}")
-    if fmt == "netcdf":
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return ds.load()
-    with xr.open_zarr(path, consolidated=False) as ds:
-        return ds.load()
+    try:
+        with warnings.catch_warnings():
+            # a plain HDF5 file (no netCDF dimensions) only warns: refuse it
+            warnings.filterwarnings("error", message=".*phony_dims", category=UserWarning)
+            if fmt == "netcdf":
+                with xr.open_dataset(path, engine="h5netcdf") as ds:
+                    ds = ds.load()
+            else:
+                with xr.open_zarr(path, consolidated=False) as ds:
+                    ds = ds.load()
+    except Exception:  # h5py, h5netcdf, zarr and decoding errors share no base class
+        raise NeurosimError(f"{path} is truncated or not a neurosim recording") from None
+    if neurosim_only and not {"neurosim_version", "source_neurosim_version"} & set(ds.attrs):
+        raise NeurosimError(
+            f"{path} is truncated or not a neurosim recording (no neurosim provenance)"
+        )
+    return ds

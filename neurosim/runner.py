@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ __all__ = [
     "RunResult",
     "brian2_target",
     "cache_dir",
+    "check_protocol",
+    "expected_outputs",
     "protocol_kind",
     "protocol_provenance",
     "run_protocol",
@@ -60,6 +63,48 @@ def protocol_kind(name: str):
         return fn
 
     return register
+
+
+#: Functions that check a learning kind's own sections (``training:``) without
+#: running anything, as "module:function" taking the Protocol.
+SECTION_CHECKS = {
+    "segregated_dendrite": "neurosim.networks.segregated_protocol:training_config",
+    "feedback_alignment": "neurosim.networks.linear_fa:config_from_protocol",
+}
+
+
+def check_protocol(protocol: Protocol) -> str:
+    """Check a loaded protocol as far as possible without running it (``run --check``).
+
+    :func:`~neurosim.protocol.load_protocol` has already checked every key
+    and, for a simulation, the memory estimate; a learning kind's
+    ``training:`` section is checked here where the kind provides a check
+    (:data:`SECTION_CHECKS`), otherwise when its run starts.
+
+    Returns
+    -------
+    str
+        One line describing the protocol and the estimate.
+    """
+    from neurosim.protocol import available_memory, estimate_memory
+
+    where = protocol.path or protocol.name
+    if protocol.kind != "simulation":
+        check = SECTION_CHECKS.get(protocol.kind)
+        if check is not None:
+            module, name = check.split(":")
+            getattr(importlib.import_module(module), name)(protocol)
+        scope = "all sections" if check else "training: is checked when the run starts"
+        return f"{where}: valid {protocol.kind} protocol ({scope})"
+    parts = estimate_memory(protocol)
+    available = available_memory()
+    neurons = sum(p["n"] for p in protocol.populations.values())
+    steps = int(np.ceil(float(protocol.duration / protocol.dt)))
+    return (
+        f"{where}: valid simulation protocol: {neurons} neurons, {steps} steps, "
+        f"estimated memory {sum(parts.values()) / 1e6:.3g} MB"
+        + (f" of {available / 1e6:.3g} MB available" if available else "")
+    )
 
 
 def cache_dir() -> Path:
@@ -367,16 +412,59 @@ def protocol_provenance(protocol: Protocol, started: str, **fields) -> dict:
     )
 
 
-def write_outputs(protocol: Protocol, ds: xr.Dataset, out_dir: Path) -> RunResult:
-    """Save the recording in the protocol's formats and draw its plots."""
+def expected_outputs(protocol: Protocol, out_dir: Path) -> list[Path]:
+    """The recordings and plots :func:`write_outputs` writes for ``protocol``."""
+    name = protocol.output.get("name", protocol.name)
+    formats = protocol.output.get("formats", ["netcdf"])
+    recordings = [out_dir / f"{name}{'.nc' if fmt == 'netcdf' else '.zarr'}" for fmt in formats]
+    plots = [out_dir / f"{name}_{kind}.png" for kind in protocol.output.get("plots", ["traces"])]
+    return recordings + plots
+
+
+def _check_not_less(ds: xr.Dataset, path: Path) -> None:
+    """Refuse to replace the recording at ``path`` by one with fewer variables or epochs."""
+    if not path.exists():
+        return
+    try:
+        if path.suffix == ".nc":
+            old = xr.open_dataset(path, engine="h5netcdf")
+        else:
+            old = xr.open_zarr(path, consolidated=False)
+    except Exception:  # an unreadable file holds nothing to keep
+        return
+    with old:
+        lost = sorted(str(v) for v in set(old.data_vars) - set(ds.data_vars))
+        fewer = old.sizes.get("epoch", 0) > ds.sizes.get("epoch", 0)
+        if lost or fewer:
+            what = (
+                f"variables {', '.join(lost[:4])}{' ...' if len(lost) > 4 else ''}"
+                if lost
+                else f"{old.sizes['epoch']} epochs"
+            )
+            raise NeurosimError(
+                f"{path}: not overwritten: it holds {what} that the resumed run lacks"
+            )
+
+
+def write_outputs(
+    protocol: Protocol, ds: xr.Dataset, out_dir: Path, *, resume: bool = False
+) -> RunResult:
+    """Save the recording in the protocol's formats and draw its plots.
+
+    With ``resume`` (a resumed run), an existing recording is never replaced
+    by one with fewer variables or fewer epochs: that is a
+    :class:`NeurosimError` and nothing is written.
+    """
     from neurosim import plotting
 
-    name = protocol.output.get("name", protocol.name)
-    files = []
-    for fmt in protocol.output.get("formats", ["netcdf"]):
-        files.append(save_recording(ds, out_dir / f"{name}{'.nc' if fmt == 'netcdf' else '.zarr'}"))
-    for kind in protocol.output.get("plots", ["traces"]):
-        files.extend(plotting.plot(ds, kind, out_dir / f"{name}_{kind}.png"))
+    paths = expected_outputs(protocol, out_dir)
+    n_formats = len(protocol.output.get("formats", ["netcdf"]))
+    if resume:
+        for path in paths[:n_formats]:
+            _check_not_less(ds, path)
+    files = [save_recording(ds, path) for path in paths[:n_formats]]
+    for kind, path in zip(protocol.output.get("plots", ["traces"]), paths[n_formats:], strict=True):
+        files.extend(plotting.plot(ds, kind, path))
     summary = [
         f"{var} = {_format_values(ds[var])}"
         for var in ds.data_vars

@@ -42,12 +42,12 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-import yaml
 
 from neurosim.atomic import atomic_path
 from neurosim.errors import NeurosimError
 from neurosim.protocol import find_protocol, load_protocol
 from neurosim.recording import now, provenance
+from neurosim.schema import load_yaml_text
 
 __all__ = ["STORE_NAME", "SweepResult", "parse_grid", "run_sweep"]
 
@@ -101,8 +101,9 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         if key in grid:
             raise NeurosimError(f"--grid {item!r}: key {key!r} given twice")
         try:
-            values = yaml.safe_load(f"[{text}]")
-        except yaml.YAMLError:
+            # the files' loader: 1e-3 is a number, duplicate keys and alias bombs are refused
+            values = load_yaml_text(f"[{text}]", f"--grid {key}")
+        except NeurosimError:
             raise NeurosimError(f"--grid {item!r}: cannot read values {text!r}") from None
         if any(v is None for v in values):
             raise NeurosimError(f"--grid {item!r}: empty value in {text!r}")

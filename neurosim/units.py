@@ -5,11 +5,19 @@ quantities and unit expressions are evaluated by walking a Python AST that
 admits only numbers, Brian2 unit names and arithmetic, and equation
 expressions are checked against an explicit set of identifiers before
 Brian2's own parser sees them.
+
+Every text is bounded before it is parsed or evaluated: its length, the
+number and nesting depth of its AST nodes and the magnitude of every
+exponent (``9**9**9 pA`` would otherwise compute a number of 370 million
+digits). Quantities must be finite. In quantities, the SI symbols that Brian2
+has no name for are accepted as well (``10 s``, ``5 V``, ``3 kV``, ``1 MOhm``);
+equations are handed to Brian2 and must use its names (``second``, ``volt``).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import re
 
 import brian2
@@ -19,10 +27,16 @@ import numpy as np
 from brian2 import DEFAULT_FUNCTIONS, Quantity, Unit
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, get_unit
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, excerpt
 
 __all__ = [
     "DISPLAY_UNITS",
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_NODES",
+    "MAX_QUANTITY_CHARS",
+    "SI_SYMBOLS",
     "UNITS",
     "check_expression",
     "check_statements",
@@ -40,6 +54,62 @@ UNITS: dict[str, Unit] = {
     for name, value in vars(module).items()
     if isinstance(value, Unit)
 }
+
+# SI symbol -> Brian2's name of the unit (the symbol itself when Brian2 has it).
+_SYMBOL_BASES = {
+    "s": "second",
+    "A": "amp",
+    "V": "volt",
+    "S": "siemens",
+    "F": "farad",
+    "Hz": "hertz",
+    "Ohm": "ohm",
+    "m": "metre",
+    "g": "gram",
+    "C": "coulomb",
+    "K": "kelvin",
+    "M": "molar",
+    "mol": "mole",
+    "L": "liter",
+    "l": "liter",
+    "W": "watt",
+    "J": "joule",
+    "N": "newton",
+    "Pa": "pascal",
+}
+_PREFIXES = ("", "p", "n", "u", "m", "c", "k", "M", "G")
+
+#: SI symbols Brian2 has no name for -> Brian2's name (``s`` -> ``second``,
+#: ``kV`` -> ``kvolt``, ``MOhm`` -> ``Mohm``, ``m2`` -> ``metre2``). Accepted in
+#: quantities; in equations, the error names the Brian2 unit to write.
+SI_SYMBOLS: dict[str, str] = {
+    f"{prefix}{symbol}{power}": f"{prefix}{base}{power}"
+    for symbol, base in _SYMBOL_BASES.items()
+    for prefix in _PREFIXES
+    for power in ("", "2", "3")
+    if f"{prefix}{symbol}{power}" not in UNITS and f"{prefix}{base}{power}" in UNITS
+}
+# micro written with the micro sign: Python reads it (and Greek mu) as Greek mu
+SI_SYMBOLS.update(
+    {
+        "\u03bc" + name[1:]: SI_SYMBOLS.get(name, name)
+        for name in [*UNITS, *SI_SYMBOLS]
+        if name.startswith("u") and len(name) > 1
+    }
+)
+
+#: Longest text read as a quantity (``"-70 mV"``, ``"1.6 1/pC"``).
+MAX_QUANTITY_CHARS = 200
+
+#: Longest expression (an equation's right-hand side, a threshold, a reset).
+MAX_EXPRESSION_CHARS = 2000
+
+#: Most AST nodes of one expression, and their deepest nesting.
+MAX_NODES = 1000
+MAX_DEPTH = 60
+
+#: Largest magnitude of a constant exponent (``x**3``, ``mV**-1``).
+MAX_EXPONENT = 100
 
 #: SI unit name in a recording -> (factor, label) for plots and printed summaries.
 DISPLAY_UNITS = {
@@ -61,7 +131,7 @@ _BUILTIN_NAMES = frozenset(
 
 # "10 nS" means 10 * nS, "1.6 1/pC" 1.6 * 1/pC: a number followed by a unit.
 _NUMBER_UNIT = re.compile(
-    r"((?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s+(?=[A-Za-z_(]|1\s*/)"
+    r"((?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s+(?=[^\W\d]|\(|1\s*/)"
 )
 
 _ARITH = {
@@ -73,30 +143,96 @@ _ARITH = {
 }
 
 
-def _evaluate(node: ast.AST, text: str):
-    """Evaluate a numbers-and-units AST; anything else is refused."""
+def _parse_bounded(text: str, limit: int, what: str) -> ast.Expression:
+    """Parse ``text`` as a Python expression within the size limits.
+
+    Raises ``ValueError`` (with a message for the user) beyond
+    ``limit`` characters, :data:`MAX_NODES` nodes or :data:`MAX_DEPTH` levels,
+    before anything is evaluated.
+    """
+    if len(text) > limit:
+        raise ValueError(f"{what} of {len(text)} characters is longer than the limit of {limit}")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (RecursionError, MemoryError):
+        raise ValueError(f"{what} nests too deep") from None
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ValueError(f"{what} has more than {MAX_NODES} terms")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{what} nests deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
+
+
+def _number(value) -> float:
+    """A literal as a float (ints too: big-int arithmetic could run for hours)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"the number {excerpt(value)} is too large") from None
+    if not math.isfinite(number):
+        raise ValueError(f"the number {excerpt(value)} is not finite")
+    return number
+
+
+def _exponent(value, text: str) -> float:
+    """Check a power's exponent: a plain number of magnitude <= MAX_EXPONENT."""
+    if isinstance(value, Quantity) and value.dim is DIMENSIONLESS:
+        value = float(value)
+    if not isinstance(value, int | float):
+        raise ValueError(f"an exponent must be a plain number in {excerpt(text)}")
+    if abs(value) > MAX_EXPONENT:
+        raise ValueError(f"exponent {value:.6g} is larger than {MAX_EXPONENT} in {excerpt(text)}")
+    return value
+
+
+def _unit(name: str, text: str, symbols: bool):
+    """Resolve a unit name; SI symbols (``s``, ``V``) only where ``symbols``."""
+    if name in UNITS:
+        return UNITS[name]
+    if name in SI_SYMBOLS:
+        if symbols:
+            return UNITS[SI_SYMBOLS[name]]
+        raise ValueError(f"unknown unit {name!r} (Brian2 calls it {SI_SYMBOLS[name]!r})")
+    raise ValueError(f"unknown unit {excerpt(name)} in {excerpt(text)}")
+
+
+def _evaluate(node: ast.AST, text: str, symbols: bool = True):
+    """Evaluate a numbers-and-units AST; anything else is refused.
+
+    Numbers are floats and every exponent is bounded, so evaluation takes
+    microseconds whatever the text (its size is bounded by the caller).
+    """
     if isinstance(node, ast.Expression):
-        return _evaluate(node.body, text)
+        return _evaluate(node.body, text, symbols)
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         if isinstance(node.value, bool):
-            raise ValueError(f"a boolean is not a quantity: {text!r}")
-        return node.value
+            raise ValueError(f"a boolean is not a quantity: {excerpt(text)}")
+        return _number(node.value)
     if isinstance(node, ast.Name):
-        if node.id not in UNITS:
-            raise ValueError(f"unknown unit {node.id!r} in {text!r}")
-        return UNITS[node.id]
+        return _unit(node.id, text, symbols)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _evaluate(node.operand, text)
+        value = _evaluate(node.operand, text, symbols)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
-        left, right = _evaluate(node.left, text), _evaluate(node.right, text)
-        if isinstance(node.op, ast.Pow) and not isinstance(right, int | float):
-            raise ValueError(f"an exponent must be a plain number in {text!r}")
+        left, right = _evaluate(node.left, text, symbols), _evaluate(node.right, text, symbols)
+        if isinstance(node.op, ast.Pow):
+            right = _exponent(right, text)
         try:
-            return _ARITH[type(node.op)](left, right)
+            value = _ARITH[type(node.op)](left, right)
         except brian2.DimensionMismatchError as err:
-            raise ValueError(f"inconsistent units in {text!r}: {err.desc}") from None
-    raise ValueError(f"not a quantity: {text!r}")
+            raise ValueError(f"inconsistent units in {excerpt(text)}: {err.desc}") from None
+        except OverflowError:
+            raise ValueError(f"{excerpt(text)} is too large") from None
+        if isinstance(value, complex) or not np.all(np.isreal(value)):
+            raise ValueError(f"{excerpt(text)} is not a real number")
+        return value
+    raise ValueError(f"not a quantity: {excerpt(text)}")
 
 
 def parse_quantity(value, where: str, dimension: Dimension | Quantity | None = None):
@@ -105,7 +241,9 @@ def parse_quantity(value, where: str, dimension: Dimension | Quantity | None = N
     Parameters
     ----------
     value : str, int or float
-        The text from a data file. ``"10 nS"`` is read as ``10 * nS``.
+        The text from a data file. ``"10 nS"`` is read as ``10 * nS``; SI
+        symbols Brian2 has no name for are accepted (``"10 s"``, ``"1 MOhm"``,
+        see :data:`SI_SYMBOLS`).
     where : str
         Location for error messages, e.g. ``"models/lif.yaml: parameters.g_L"``.
     dimension : Dimension or Quantity, optional
@@ -119,30 +257,48 @@ def parse_quantity(value, where: str, dimension: Dimension | Quantity | None = N
     Raises
     ------
     NeurosimError
-        If the text is not a quantity or has the wrong dimension.
+        If the text is not a quantity, is longer than
+        :data:`MAX_QUANTITY_CHARS`, is not finite (NaN, infinite, overflowing)
+        or has the wrong dimension.
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise NeurosimError(f"{where}: expected a quantity such as '10 nS', got {value!r}")
+    return _parse_quantity(value, where, dimension, symbols=True)
+
+
+def _parse_quantity(value, where: str, dimension, symbols: bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Quantity):
+        raise NeurosimError(f"{where}: expected a quantity such as '10 nS', got {excerpt(value)}")
     if isinstance(value, str):
         text = value.strip()
-        source = _NUMBER_UNIT.sub(r"\1*", text)
         try:
-            parsed = _evaluate(ast.parse(source, mode="eval"), text)
+            if len(text) > MAX_QUANTITY_CHARS:
+                raise ValueError(
+                    f"{len(text)} characters, longer than the limit of {MAX_QUANTITY_CHARS}"
+                )
+            tree = _parse_bounded(
+                _NUMBER_UNIT.sub(r"\1*", text), 2 * MAX_QUANTITY_CHARS, "the quantity"
+            )
+            parsed = _evaluate(tree, text, symbols)
         except (SyntaxError, ValueError, TypeError, ZeroDivisionError) as err:
             detail = err.msg if isinstance(err, SyntaxError) else str(err)
             raise NeurosimError(
-                f"{where}: cannot read {value!r} as a quantity ({detail})"
+                f"{where}: cannot read {excerpt(value)} as a quantity ({detail})"
             ) from None
     else:
-        parsed = value
+        try:
+            parsed = value if isinstance(value, Quantity) else _number(value)
+        except ValueError as err:
+            raise NeurosimError(f"{where}: {err}") from None
     if isinstance(parsed, Unit):
         parsed = 1.0 * parsed
+    if not np.all(np.isfinite(np.asarray(parsed, dtype=float))):
+        raise NeurosimError(f"{where}: {excerpt(value)} is not finite")
     if dimension is not None:
         expected = getattr(dimension, "dim", dimension)
         got = getattr(parsed, "dim", DIMENSIONLESS)
         if got is not expected:
             raise NeurosimError(
-                f"{where}: {value!r} has units of {unit_name(got)}, expected {unit_name(expected)}"
+                f"{where}: {excerpt(value)} has units of {unit_name(got)}, "
+                f"expected {unit_name(expected)}"
             )
     if not isinstance(parsed, Quantity) or parsed.dim is DIMENSIONLESS:
         return float(parsed)
@@ -150,15 +306,20 @@ def parse_quantity(value, where: str, dimension: Dimension | Quantity | None = N
 
 
 def parse_unit(text: str, where: str) -> Unit | float:
-    """Parse a unit expression such as ``volt``, ``siemens/meter**2`` or ``1``."""
-    quantity = parse_quantity(text, where)
+    """Parse a unit expression such as ``volt``, ``siemens/meter**2`` or ``1``.
+
+    Brian2's names only (``volt``, not ``V``): the unit is handed to Brian2.
+    """
+    quantity = _parse_quantity(text, where, None, symbols=False)
     if isinstance(quantity, float):
         if quantity != 1.0:
-            raise NeurosimError(f"{where}: {text!r} is a number, not a unit")
+            raise NeurosimError(f"{where}: {excerpt(text)} is a number, not a unit")
         return 1.0
     if not np.isclose(float(quantity / get_unit(quantity.dim)), 1.0):
         # Brian2 declares variables in SI units (volt, not 10*mV or mV).
-        raise NeurosimError(f"{where}: {text!r} is not an SI unit (write e.g. 'volt', 'siemens')")
+        raise NeurosimError(
+            f"{where}: {excerpt(text)} is not an SI unit (write e.g. 'volt', 'siemens')"
+        )
     return quantity
 
 
@@ -185,10 +346,15 @@ def expression_identifiers(expr: str, where: str) -> set[str]:
     lambdas, strings and every other construct are refused, so a data file
     cannot reach Python through an expression.
     """
+    if not isinstance(expr, str):
+        raise NeurosimError(f"{where}: expected an expression, got {excerpt(expr)}")
+    text = expr.strip()
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
+        tree = _parse_bounded(text, MAX_EXPRESSION_CHARS, "the expression")
     except SyntaxError as err:
-        raise NeurosimError(f"{where}: malformed expression {expr.strip()!r} ({err.msg})") from None
+        raise NeurosimError(f"{where}: malformed expression {excerpt(text)} ({err.msg})") from None
+    except ValueError as err:
+        raise NeurosimError(f"{where}: {err}: {excerpt(text)}") from None
     names: set[str] = set()
     allowed = (
         ast.Expression,
@@ -207,22 +373,45 @@ def expression_identifiers(expr: str, where: str) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant):
             if not isinstance(node.value, int | float | bool):
-                raise NeurosimError(f"{where}: only numbers are allowed as literals in {expr!r}")
+                raise NeurosimError(
+                    f"{where}: only numbers are allowed as literals in {excerpt(text)}"
+                )
+            try:
+                _number(node.value)
+            except ValueError as err:
+                raise NeurosimError(f"{where}: {err} in {excerpt(text)}") from None
             continue
         if not isinstance(node, allowed):
             kind = type(node).__name__
-            raise NeurosimError(f"{where}: {kind} is not allowed in expression {expr.strip()!r}")
+            raise NeurosimError(f"{where}: {kind} is not allowed in expression {excerpt(text)}")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            _check_constant_exponent(node.right, text, where)
         if isinstance(node, ast.Call):
             if (
                 not isinstance(node.func, ast.Name)
                 or node.func.id not in FUNCTIONS
                 or node.keywords
             ):
-                name = getattr(node.func, "id", ast.unparse(node.func))
-                raise NeurosimError(f"{where}: unknown function {name!r} in {expr.strip()!r}")
+                name = getattr(node.func, "id", None) or ast.unparse(node.func)
+                raise NeurosimError(f"{where}: unknown function {excerpt(name)} in {excerpt(text)}")
         elif isinstance(node, ast.Name):
             names.add(node.id)
     return {n for n in names if n not in FUNCTIONS}
+
+
+def _check_constant_exponent(node: ast.AST, text: str, where: str) -> None:
+    """Refuse a constant exponent beyond :data:`MAX_EXPONENT` (``x**9**9``).
+
+    Brian2 simplifies equations with sympy, which computes constant powers
+    exactly: ``9**9**9`` would run for hours. Exponents that use names are
+    left to Brian2 (they are evaluated numerically).
+    """
+    if any(isinstance(n, ast.Name | ast.Call) for n in ast.walk(node)):
+        return
+    try:
+        _exponent(_evaluate(node, text), text)
+    except (ValueError, TypeError, ZeroDivisionError) as err:
+        raise NeurosimError(f"{where}: {err}") from None
 
 
 def check_expression(expr: str, known: set[str] | frozenset[str], where: str) -> set[str]:
@@ -236,7 +425,10 @@ def check_expression(expr: str, known: set[str] | frozenset[str], where: str) ->
     for name in sorted(used):
         if name in known or name in UNITS or name in _BUILTIN_NAMES or name.startswith("xi_"):
             continue
-        raise NeurosimError(f"{where}: unknown identifier {name!r} in {expr.strip()!r}")
+        hint = f" (Brian2 calls the unit {SI_SYMBOLS[name]!r})" if name in SI_SYMBOLS else ""
+        raise NeurosimError(
+            f"{where}: unknown identifier {excerpt(name)} in {excerpt(expr.strip())}{hint}"
+        )
     return used & set(known)
 
 
@@ -249,6 +441,12 @@ def check_statements(code: str, variables: set[str], known: set[str], where: str
     Each statement assigns to one of ``variables``; its right-hand side is
     checked with :func:`check_expression`. Returns the known identifiers used.
     """
+    if not isinstance(code, str):
+        raise NeurosimError(f"{where}: expected statements such as 'v = v_r', got {excerpt(code)}")
+    if len(code) > MAX_EXPRESSION_CHARS:
+        raise NeurosimError(
+            f"{where}: {len(code)} characters, longer than the limit of {MAX_EXPRESSION_CHARS}"
+        )
     used: set[str] = set()
     for line in re.split(r"[;\n]", code):
         line = line.split("#", 1)[0]
@@ -257,10 +455,12 @@ def check_statements(code: str, variables: set[str], known: set[str], where: str
         match = _STATEMENT.match(line)
         if match is None:
             raise NeurosimError(
-                f"{where}: not a statement of the form 'x = expr': {line.strip()!r}"
+                f"{where}: not a statement of the form 'x = expr': {excerpt(line.strip())}"
             )
         target, _, rhs = match.groups()
         if target not in variables:
-            raise NeurosimError(f"{where}: unknown variable {target!r} in {line.strip()!r}")
+            raise NeurosimError(
+                f"{where}: unknown variable {excerpt(target)} in {excerpt(line.strip())}"
+            )
         used |= {target} | check_expression(rhs, known, where)
     return used

@@ -1,14 +1,25 @@
-"""A3C end to end on tiny budgets: logs, checkpoints, resume, feedback alignment, errors."""
+"""A3C: the direction of one update, learning, and end to end on tiny budgets (logs,
+checkpoints, resume, feedback alignment, errors)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from neurosim.errors import NeurosimError
-from neurosim.rl.a3c import A3CConfig, for_env, load_controller, train
-from neurosim.rl.common import Controller
+from neurosim.rl.a3c import (
+    A3CConfig,
+    _make_agent,
+    _rmsprop_init,
+    _rmsprop_update,
+    _segment_loss,
+    for_env,
+    load_controller,
+    train,
+)
+from neurosim.rl.common import Controller, evaluate, mlp
 
 
 def tiny(env_id: str, **kw) -> A3CConfig:
@@ -100,17 +111,44 @@ def test_resume_restores_networks(tmp_path):
         train(tiny("CartPole-v1", hidden=(8,), total_steps=600), tmp_path, resume=True)
 
 
-def test_feedback_alignment_trains(tmp_path):
+def _greedy_return(config: A3CConfig, actor_state=None) -> float:
+    """Mean greedy return of ``config``'s initial actor (or one with ``actor_state``)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        agent = _make_agent(config)
+    if actor_state is not None:
+        agent.actor.load_state_dict(actor_state)
+    return float(evaluate(agent.controller(), config.env_id, 10, seed=config.seed + 10_000).mean())
+
+
+@pytest.mark.parametrize(("rule", "factor"), [("backprop", 3.0), ("fa", 2.0)])
+def test_learns_cartpole(tmp_path, rule, factor):
+    # One worker: no Hogwild races, so the run is reproducible. 10k steps is
+    # a sixth of what solving CartPole takes with the tuned settings (TUNED); the
+    # untrained near-uniform policy's greedy return is about 9.5, and with the
+    # policy gradient's sign flipped it stays there.
+    config = tiny("CartPole-v1", workers=1, total_steps=10_000, rule=rule, eval_episodes=10)
+    ds = train(config, tmp_path)
+    assert ds.attrs["global_step"] == 10_000
+    assert np.isfinite(ds.losses_value).all()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["config"]["rule"] == rule
+    untrained = _greedy_return(config)
+    # The checkpoint's greedy actor is the evaluated one, and it has learned.
+    assert _greedy_return(config, state["actor"]) == pytest.approx(
+        float(ds.evaluation_return.mean())
+    )
+    assert float(ds.evaluation_return.mean()) > factor * untrained
+
+
+def test_feedback_alignment_differs_from_backprop(tmp_path):
     fa = train(tiny("CartPole-v1", rule="fa", workers=1, total_steps=1000), tmp_path / "fa")
     assert fa.attrs["global_step"] == 1000
-    assert np.isfinite(fa.losses_value).all()
     train(tiny("CartPole-v1", workers=1, total_steps=1000), tmp_path / "bp")
     state_fa = torch.load(tmp_path / "fa" / "checkpoint.pt", weights_only=True)
     state_bp = torch.load(tmp_path / "bp" / "checkpoint.pt", weights_only=True)
-    assert state_fa["config"]["rule"] == "fa"
     # Same seed, same initialisation: only the error sent to the hidden layer differs.
     assert not torch.allclose(state_fa["critic"]["0.weight"], state_bp["critic"]["0.weight"])
-    assert np.isfinite(state_fa["actor"]["0.weight"].numpy()).all()
 
 
 def test_stop_return_stops_early(tmp_path):
@@ -157,3 +195,104 @@ def test_controller_state_round_trip(tmp_path):
     controller = Controller.from_state(state["controller"])
     obs = np.array([0.1, -0.2, 0.05, 0.3], np.float32)
     assert controller(obs) == load_controller(tmp_path / "checkpoint.pt")(obs)
+
+
+def _segment(discrete: bool, reward: float, steps: int = 5):
+    """A hand-made segment: random states and actions, one reward everywhere.
+
+    The critic outputs exactly 0, so every advantage is the discounted return:
+    the sign of ``reward``.
+    """
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    actor = mlp([4, 16, 3 if discrete else 2], "tanh")
+    critic = mlp([4, 16, 1], "tanh")
+    nn.init.zeros_(critic[-1].weight)
+    nn.init.zeros_(critic[-1].bias)
+    log_std = None if discrete else nn.Parameter(torch.full((2,), -0.5))
+    observations = list(rng.standard_normal((steps + 1, 4)).astype(np.float32))
+    if discrete:
+        actions = [int(a) for a in rng.integers(0, 3, steps)]
+    else:
+        actions = list(rng.standard_normal((steps, 2)))
+    return actor, critic, log_std, observations, actions, [reward] * steps
+
+
+def _log_pi(actor, log_std, observations, actions) -> np.ndarray:
+    # An independent reference: torch.distributions, not the module's formulas.
+    with torch.no_grad():
+        out = actor(torch.as_tensor(np.asarray(observations[:-1])))
+        if log_std is None:
+            dist = torch.distributions.Categorical(logits=out)
+            return dist.log_prob(torch.as_tensor(actions)).numpy()
+        dist = torch.distributions.Normal(out, log_std.exp())
+        taken = torch.as_tensor(np.asarray(actions), dtype=torch.float32)
+        return dist.log_prob(taken).sum(-1).numpy()
+
+
+def _one_update(actor, critic, log_std, loss) -> None:
+    # The worker's update: gradients of the segment loss, one shared-RMSProp step.
+    params = [*actor.parameters(), *([log_std] if log_std is not None else []),
+              *critic.parameters()]  # fmt: skip
+    loss.backward()
+    config = A3CConfig()
+    _rmsprop_update(
+        params,
+        [p.grad for p in params],
+        _rmsprop_init(params),
+        config.learning_rate,
+        config.rms_alpha,
+        config.rms_eps,
+    )
+
+
+@pytest.mark.parametrize("discrete", [True, False], ids=["discrete", "gaussian"])
+@pytest.mark.parametrize("reward", [1.0, -1.0], ids=["positive", "negative"])
+def test_one_update_moves_log_pi_of_taken_actions_with_the_advantage(discrete, reward):
+    actor, critic, log_std, observations, actions, rewards = _segment(discrete, reward)
+    config = A3CConfig(entropy_beta=0.0, gamma=0.9)
+    before = _log_pi(actor, log_std, observations, actions)
+    loss, parts = _segment_loss(
+        actor, critic, log_std, observations, actions, rewards, True, config
+    )
+    # Terminal segment, V = 0: the advantages are the discounted returns.
+    returns = reward * np.array([sum(0.9**k for k in range(5 - t)) for t in range(5)])
+    np.testing.assert_allclose(parts["policy"], -(before * returns).mean(), rtol=1e-5)
+    np.testing.assert_allclose(parts["value"], 0.5 * (returns**2).mean(), rtol=1e-5)
+    _one_update(actor, critic, log_std, loss)
+    after = _log_pi(actor, log_std, observations, actions)
+    # The return-weighted log-likelihood the step ascends goes up: for a
+    # positive advantage the taken actions become more likely, for a negative
+    # one less likely.
+    assert (after - before) @ returns > 0
+    assert np.sign(reward) * (after.sum() - before.sum()) > 0
+
+
+def test_entropy_bonus_raises_entropy_when_advantages_vanish():
+    actor, critic, _, observations, actions, rewards = _segment(True, 0.0)
+    states = torch.as_tensor(np.asarray(observations[:-1]))
+
+    def entropy() -> float:
+        with torch.no_grad():
+            return float(torch.distributions.Categorical(logits=actor(states)).entropy().sum())
+
+    before = entropy()
+    loss, parts = _segment_loss(
+        actor, critic, None, observations, actions, rewards, True, A3CConfig(entropy_beta=0.01)
+    )
+    assert parts["entropy"] == pytest.approx(before / len(rewards), rel=1e-5)
+    _one_update(actor, critic, None, loss)
+    assert entropy() > before
+
+
+def test_bootstrap_from_the_critic_unless_terminated():
+    actor, critic, _, observations, actions, rewards = _segment(True, 0.0, steps=3)
+    nn.init.constant_(critic[-1].bias, 2.0)  # V = 2 everywhere
+    config = A3CConfig(gamma=0.5, value_coef=1.0)
+    # Truncated: R_t = 0.5^(3 - t) V(s_3), advantage R_t - 2.
+    _, truncated = _segment_loss(actor, critic, None, observations, actions, rewards, False, config)
+    expected = 0.5 * ((2 * 0.5 ** np.array([3, 2, 1]) - 2) ** 2).mean()
+    assert truncated["value"] == pytest.approx(expected, rel=1e-6)
+    # Terminated: no future, every return is 0 and every advantage -2.
+    _, ended = _segment_loss(actor, critic, None, observations, actions, rewards, True, config)
+    assert ended["value"] == pytest.approx(0.5 * 4.0, rel=1e-6)

@@ -103,3 +103,16 @@ def test_version_list_and_help(capsys):
             main(command)
         assert info.value.code == 0
         assert "usage: neurosim" in capsys.readouterr().out
+
+
+def test_set_and_grid_read_numbers_as_numbers():
+    from neurosim.protocol import apply_overrides
+    from neurosim.sweep import parse_grid
+
+    # YAML 1.1 reads 1e-3 (no dot) as a string; --set and --grid read YAML 1.2 numbers
+    data = apply_overrides({"training": {}}, ["training.learning_rate=1e-3", "seed=2E3"], "p")
+    assert data == {"training": {"learning_rate": 0.001}, "seed": 2000.0}
+    assert apply_overrides({}, ["name='1e-3'"], "p") == {"name": "1e-3"}
+    assert parse_grid(["training.learning_rate=1e-3,2e-3"]) == {
+        "training.learning_rate": [0.001, 0.002]
+    }

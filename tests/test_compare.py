@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.cli import main
+from neurosim.datasets import epoch_order, order_digest
 
 
 def test_compare_writes_table_curves_and_angles(tmp_path, capsys):
@@ -30,6 +31,9 @@ def test_compare_writes_table_curves_and_angles(tmp_path, capsys):
     assert code == 0
     ds = xr.load_dataset(out / "compare_mnist.nc")
     assert list(ds.rule.values) == ["segregated", "backprop", "fa", "dfa", "shallow"]
+    # Every network was trained on the first 400 examples in the same order:
+    # the digest of the indices each one used, against the shared definition.
+    assert set(ds.train_order.values) == {order_digest(epoch_order(400, seed=0, epoch=0))}
     assert np.all((ds.test_error >= 0) & (ds.test_error <= 100))
     assert np.all(ds.train_time > 0)
     # Curves at 200 and 400 examples for every network.

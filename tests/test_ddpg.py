@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from neurosim.errors import NeurosimError
+from neurosim.rl import ddpg
 from neurosim.rl.common import Controller
-from neurosim.rl.ddpg import DDPGConfig, load_controller, make_actor, train, tuned_config
+from neurosim.rl.ddpg import Critic, DDPGConfig, load_controller, make_actor, train, tuned_config
 
 TINY = {
     "env_id": "Pendulum-v1",
@@ -90,15 +91,44 @@ def test_batch_norm_actor_exports_folded_controller(tmp_path):
     )
 
 
+def _critic_moved_toward_rewards(config: DDPGConfig, state: dict) -> None:
+    """Assert the trained critic's Q on the buffer is nearer the rewards than the initial one's.
+
+    The first targets are ``r + gamma Q'`` with ``Q'`` near 0 (small final
+    weights), so a critic that descends its loss moves its Q values toward
+    the (negative) Pendulum rewards.
+    """
+    torch.manual_seed(config.seed)  # train() builds actor, then critic, with this seed
+    make_actor(3, 1, config)
+    initial = Critic(3, 1, config)
+    trained = Critic(3, 1, config)
+    trained.load_state_dict(state["critic"])
+    replay = state["replay"]
+    reward = float(replay["reward"].mean())
+    with torch.no_grad():
+        q0 = float(initial(replay["obs"], replay["action"]).mean())
+        q1 = float(trained(replay["obs"], replay["action"]).mean())
+    assert reward < q1 < q0
+
+
+def test_critic_learns_toward_the_rewards(run):
+    out, _ = run
+    _critic_moved_toward_rewards(
+        DDPGConfig(**TINY), torch.load(out / "checkpoint.pt", weights_only=True)
+    )
+
+
 def test_feedback_alignment_trains_actor(tmp_path):
     config = DDPGConfig(**{**TINY, "total_steps": 150, "rule": "fa"})
     torch.manual_seed(config.seed)
     initial = make_actor(3, 1, config).state_dict()  # train() builds the same with this seed
     train(config, tmp_path)
-    trained = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["actor"]
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    trained = state["actor"]
     assert all(torch.isfinite(v).all() for v in trained.values())
     assert not torch.equal(initial["0.weight"], trained["0.weight"])
     assert not torch.equal(initial["4.weight"], trained["4.weight"])
+    _critic_moved_toward_rewards(config, state)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +156,35 @@ def test_load_controller_of_other_file(tmp_path):
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(NeurosimError, match=r"other\.pt"):
         load_controller(other)
+
+
+def test_one_actor_step_raises_q_under_the_critic_it_used(tmp_path, monkeypatch):
+    # Fill the buffer (no update yet), then resume for exactly one update.
+    config = {**TINY, "total_steps": 20, "learning_starts": 20, "batch_size": 64, "actor_lr": 1e-3}
+    train(DDPGConfig(**config), tmp_path)
+    before = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    batches = []
+    sample = ddpg._Replay.sample
+
+    def recorded(self, rng, n):
+        batches.append(sample(self, rng, n))
+        return batches[-1]
+
+    monkeypatch.setattr(ddpg._Replay, "sample", recorded)
+    train(DDPGConfig(**{**config, "total_steps": 21}), tmp_path, resume=True)
+    after = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert after["updates"] == 1 and len(batches) == 1
+    # The saved critic is the one the actor step used (it learns first, and
+    # only the target networks change after the actor step): held fixed here.
+    critic = Critic(3, 1, DDPGConfig(**config))
+    critic.load_state_dict(after["critic"])
+    obs = batches[0][0]
+
+    def q_of(actor_state):
+        actor = make_actor(3, 1, DDPGConfig(**config))
+        actor.load_state_dict(actor_state)
+        with torch.no_grad():
+            return critic.double()(obs.double(), actor.double()(obs.double())).mean().item()
+
+    q_before, q_after = q_of(before["actor"]), q_of(after["actor"])
+    assert q_after > q_before

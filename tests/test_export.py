@@ -1,6 +1,7 @@
 """NWB and Neo exports of a protocol's recording, read back by pynwb and Neo."""
 
 import json
+import sys
 
 import neo
 import numpy as np
@@ -85,17 +86,30 @@ def test_export_refuses_unknown_formats_without_writing(rec, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_nix_needs_nixio_or_round_trips(rec, tmp_path):
-    try:
-        import nixio  # noqa: F401
-    except ImportError:
-        with pytest.raises(NeurosimError, match="pip install nixio"):
-            write_neo(rec, tmp_path / "rec.nix")
-        return
-    path = write_neo(rec, tmp_path / "rec.nix")
+def test_nix_round_trip_spikes_and_signals(rec, tmp_path):
+    path = export(rec, "neo", tmp_path / "rec.nix")
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.nix"]  # no temporary left
     with neo.io.NixIO(str(path), mode="ro") as io:
-        segment = io.read_block().segments[0]
-    np.testing.assert_array_equal(segment.analogsignals[0].magnitude, rec.lif_v.values)
+        block = io.read_block()
+    segment = block.segments[0]
+    assert len(segment.spiketrains) == 5
+    for st in segment.spiketrains:
+        np.testing.assert_array_equal(st.magnitude, spikes_of(rec, int(st.annotations["neuron"])))
+        assert st.units == pq.s and st.t_stop == 0.3 * pq.s
+    (signal,) = segment.analogsignals
+    assert signal.units == pq.V and signal.annotations["compartment"] == "soma"
+    np.testing.assert_array_equal(signal.magnitude, rec.lif_v.values)
+    np.testing.assert_allclose(signal.times.magnitude, rec.lif_time.values, rtol=0, atol=1e-15)
+    assert list(signal.annotations["neurons"]) == [0, 1, 2, 3, 4]
+    assert block.annotations["seed"] == 1
+
+
+def test_nix_without_nixio_says_how_to_get_it(rec, tmp_path, monkeypatch):
+    # A None entry in sys.modules makes `import nixio` raise ImportError.
+    monkeypatch.setitem(sys.modules, "nixio", None)
+    with pytest.raises(NeurosimError, match="pip install nixio"):
+        write_neo(rec, tmp_path / "rec.nix")
+    assert not list(tmp_path.iterdir())
 
 
 def test_silent_neurons_export_as_empty_units(tmp_path):

@@ -84,11 +84,21 @@ def test_missing_and_malformed_files(write, variant, tmp_path):
         load_model(tmp_path / "nope.yaml")
     with pytest.raises(NeurosimError, match=r"malformed YAML at line \d+, column \d+"):
         load_model(write("bad.yaml", "name: bad\ncompartments: [a, \n"))
+    # the notes block ends the file: cut it, and the citation block takes its key
+    text = GOOD.read_text().split("\nnotes: |")[0].replace("citation: >-", "notes: >-")
     with pytest.raises(NeurosimError, match="missing required key 'citation'"):
-        load_model(variant(GOOD, "citation: >-", "notes: >-"))
+        load_model(write("passive_pyramidal.yaml", text))
 
 
 def test_model_quantities_carry_units():
     model = load_model("passive_pyramidal")
     assert brian2.have_same_dimensions(model.parameters["E_L"].value, mV)
     assert model.initial["v_s"] == -70 * mV
+
+
+def test_a_model_file_is_checked_once_per_text(variant):
+    first = load_model(variant(GOOD, "value: 5 nS,", "value: 5 nS,"))
+    assert load_model(first.path) is first
+    changed = variant(GOOD, "  v_s: -70 mV", "  v_s: -65 mV")
+    assert changed == first.path
+    assert load_model(changed).initial["v_s"] == -65 * mV

@@ -1,7 +1,12 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import xarray as xr
 
+from neurosim.atomic import remove_stale
 from neurosim.errors import NeurosimError
 from neurosim.recording import atomic_path, load_recording, provenance, save_recording
 
@@ -81,3 +86,44 @@ def test_unknown_format_and_missing_file(tmp_path):
         save_recording(sample_dataset(), tmp_path / "x.csv")
     with pytest.raises(NeurosimError, match="recording not found"):
         load_recording(tmp_path / "missing.nc")
+
+
+def test_failed_write_removes_the_folders_it_created(tmp_path):
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "data.txt").write_text("x")
+    target = tmp_path / "keep" / "new" / "deeper" / "out.nc"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError
+    # the folders made for the target are gone; the one that held a file stays
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["data.txt"]
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".rec.nc.{int(dead.stdout)}-abcd1234.tmp"
+    live = tmp_path / f".rec.nc.{os.getpid()}-efgh5678.tmp"
+    other = tmp_path / f".other.nc.{int(dead.stdout)}-ijkl9012.tmp"
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "rec.nc").write_text("partial")
+    save_recording(sample_dataset(), tmp_path / "rec.nc")
+    # a write cleans its own target's stale temporaries only, never a live writer's
+    assert not stale.exists() and live.exists() and other.exists()
+    assert remove_stale(tmp_path) == [other]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "rec.nc"]
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_corrupt_recordings_are_one_line(tmp_path, suffix):
+    good = save_recording(sample_dataset(), tmp_path / f"good{suffix}")
+    bad = tmp_path / f"bad{suffix}"
+    if suffix == ".nc":
+        bad.write_bytes(good.read_bytes()[:2000])  # truncated
+    else:
+        bad.mkdir()  # a folder that is no Zarr store
+        (bad / "zarr.json").write_text("{not json")
+    with pytest.raises(NeurosimError) as err:
+        load_recording(bad)
+    assert str(err.value) == f"{bad} is truncated or not a neurosim recording"

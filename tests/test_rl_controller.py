@@ -1,5 +1,6 @@
 """The Brian2 rate-network controller against its torch actor; analysis of its recording."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from neurosim.rl.analysis import (
     tuning_correlation,
     tuning_curves,
 )
-from neurosim.rl.common import Controller, evaluate, load_controller, mlp
+from neurosim.rl.common import ACTIVATIONS, Controller, evaluate, load_controller, mlp
 from neurosim.rl.controller import run_closed_loop
 
 
@@ -42,6 +43,33 @@ def test_brian2_controller_matches_torch_returns_and_activations(tmp_path):
         assert plot(ds, tmp_path / f"{plot.__name__}.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_activation_gives_the_torch_rates_in_every_layer(activation):
+    # Hidden and output layers both use `activation`; each layer's Brian2 rates
+    # are compared with torch's activations on the observations the loop saw.
+    torch.manual_seed(2)
+    one = np.ones(1)
+    net = mlp([3, 8, 8, 1], activation, activation)
+    with torch.no_grad():
+        for linear in net[::2]:
+            # Weights large enough that every unit's input spans the
+            # activation's nonlinear range (where a wrong sign would show).
+            linear.weight.mul_(3.0)
+    ctl = Controller(net, "continuous", scale=2 * one, offset=0 * one, low=-2 * one, high=2 * one)
+    ds = run_closed_loop(ctl, "Pendulum-v1", episodes=1, seed=5, max_steps=20)
+    assert ds.sizes["step"] == 20
+    x = torch.tensor(ds.observation.values, dtype=torch.float32)
+    names = ["hidden_layer_1", "hidden_layer_2", "output_layer"]
+    with torch.no_grad():
+        for k, name in enumerate(names):
+            expected = net[: 2 * k + 2](x).numpy()
+            np.testing.assert_allclose(ds[f"{name}_r"].values, expected, atol=1e-5, err_msg=name)
+    # The actions sent to the environment are the torch actor's.
+    actions = np.array([ctl(o) for o in ds.observation.values.astype(np.float32)])
+    np.testing.assert_allclose(ds.action.values, actions, atol=1e-5)
+    assert json.loads(ds.attrs["activations"]) == [activation] * 3
+
+
 def test_discrete_controller_and_bad_inputs(tmp_path):
     torch.manual_seed(1)
     ctl = Controller(mlp([4, 16, 2], "tanh"), "discrete")
@@ -51,7 +79,7 @@ def test_discrete_controller_and_bad_inputs(tmp_path):
     with pytest.raises(NeurosimError, match="takes 4 inputs, Pendulum-v1 gives 3"):
         run_closed_loop(ctl, "Pendulum-v1")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
-    with pytest.raises(NeurosimError, match=r"junk\.pt: not an RL checkpoint"):
+    with pytest.raises(NeurosimError, match=r"junk\.pt is truncated or not a neurosim checkpoint"):
         load_controller(tmp_path / "junk.pt")
     with pytest.raises(NeurosimError, match="Controller: layers have to be"):
         Controller(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softmax(-1)), "discrete")

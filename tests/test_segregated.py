@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import load_mnist_subset
+from neurosim.errors import NeurosimError
 from neurosim.networks.segregated import (
     SegregatedConfig,
     init_weights,
@@ -35,16 +36,28 @@ def mnist():
     )
 
 
-def _one_example(mnist, config):
+def _one_example(mnist, config, target=TARGET):
     weights = init_weights(config, 784)
     new, res = run_epoch(
-        config, weights, *mnist, 0, n_train=1, n_test=1, target=TARGET, cache_dir=CACHE
+        config, weights, *mnist, 0, n_train=1, n_test=1, target=target, cache_dir=CACHE
     )
     return weights, new, res
 
 
 def test_weights_change_only_by_the_local_rule(mnist):
-    weights, new, res = _one_example(mnist, SMALL)
+    _check_local_rule(*_one_example(mnist, SMALL))
+
+
+@pytest.mark.parametrize("target", ["numpy", "cython"])
+def test_runtime_targets_apply_the_local_rule(mnist, target):
+    # The runtime targets run the same generated code paths as cpp_standalone
+    # (schedule, traces, learning pathway); a tiny network keeps numpy's
+    # per-step overhead and cython's compile short.
+    tiny = SegregatedConfig(hidden_sizes=(4,), seed=5)
+    _check_local_rule(*_one_example(mnist, tiny, target))
+
+
+def _check_local_rule(weights, new, res):
     inp, hid, out = res["phase_averages"]
     common = {"lambda_max": 0.2}
     h = hidden_update(
@@ -78,6 +91,71 @@ def test_weights_change_only_by_the_local_rule(mnist):
     ):
         assert np.abs(got - before).max() > 1e-6  # the example did change them
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def _reference_spread(n_pre, lambda_max=0.2):
+    """Mean and half-width of the reference code's uniform draw for ``n_pre`` inputs."""
+    v_avg, v_sd, b_avg, nu = 3.0, 3.0, 0.8, lambda_max / 4
+    w_avg = (v_avg - b_avg) / (nu * n_pre * v_avg)
+    v_sm = v_sd**2 + v_avg**2
+    w_sm = (
+        v_sm
+        + nu**2 * (n_pre - n_pre**2) * w_avg**2 * v_avg**2
+        - 2 * n_pre * nu * b_avg * v_avg * w_avg
+        - b_avg**2
+    ) / (n_pre * nu**2 * v_sm)
+    return w_avg, 3.465 * np.sqrt(w_sm - w_avg**2)
+
+
+def _uniform_ok(x, mean, half):
+    # U(mean - half, mean + half): inside the interval, reaching within 10 mean
+    # gaps of both ends (chance of failing e^-10), s.d. half / sqrt(3) and mean
+    # within 4 standard errors (the s.e. of a uniform sample's s.d. is
+    # sqrt(0.2 / n) relative).
+    n, gap = x.size, 2 * half / x.size
+    assert x.min() >= mean - half and x.max() <= mean + half
+    assert x.min() < mean - half + 10 * gap and x.max() > mean + half - 10 * gap
+    np.testing.assert_allclose(x.std(), half / np.sqrt(3), rtol=4 * np.sqrt(0.2 / n))
+    assert abs(x.mean() - mean) < 4 * half / np.sqrt(3 * n)
+
+
+def test_initial_weights_are_the_reference_codes():
+    # Issue 13: the reference draws W = W_avg + 3.465 W_sd U(-1, 1) (s.d. 1.01
+    # for 784 inputs, 1.26 for 500), biases around 0.8, every Y independently
+    # with the formula of the layer above, and no feedback bias.
+    w = init_weights(SegregatedConfig(hidden_sizes=(500,), seed=1), 784)
+    np.testing.assert_allclose(w.W[0].std(), 1.01, atol=0.01)
+    np.testing.assert_allclose(w.W[1].std(), 1.26, atol=0.04)
+    np.testing.assert_allclose(w.Y[0].std(), 1.26, atol=0.04)
+    two = init_weights(SegregatedConfig(hidden_sizes=(500, 100), learning_rates=(0.2,) * 3), 784)
+    for weights, ins in ((w, (784, 500)), (two, (784, 500, 100))):
+        for m, n_pre in enumerate(ins):
+            _uniform_ok(weights.W[m], *_reference_spread(n_pre))
+            _uniform_ok(weights.b[m], 0.8, 3.465 * 0.001)
+        for m, n_pre in enumerate(ins[1:]):
+            # Y to hidden layer m: drawn with the formula of layer m + 1.
+            assert weights.Y[m].shape == (n_pre, 10)
+            _uniform_ok(weights.Y[m], *_reference_spread(n_pre))
+            np.testing.assert_array_equal(weights.c[m], 0.0)
+
+
+def test_initial_weight_options():
+    base = SegregatedConfig(hidden_sizes=(50,), seed=2)
+    ref = init_weights(base, 784)
+    biased = init_weights(SegregatedConfig(hidden_sizes=(50,), seed=2, feedback_bias=True), 784)
+    # The bias option changes c only: the reference's use_feedback_bias draw.
+    for a, b in zip(ref.W + ref.b + ref.Y, biased.W + biased.b + biased.Y, strict=True):
+        np.testing.assert_array_equal(a, b)
+    _uniform_ok(biased.c[0], 0.8, 3.465 * 0.001)
+    narrow = init_weights(
+        SegregatedConfig(hidden_sizes=(50,), seed=2, init="narrow", feedback_bias=True), 784
+    )
+    # neurosim's former start: same means, half the spread, Y a zero-mean product, c = Y . u.
+    w_avg, half = _reference_spread(784)
+    _uniform_ok(narrow.W[0], w_avg, half / 2)
+    assert abs(narrow.Y[0].mean()) < 0.1 and narrow.c[0].std() > 0.5
+    with pytest.raises(NeurosimError, match=r"SegregatedConfig\.init: has to be one of"):
+        SegregatedConfig(init="centered")
 
 
 def test_feedback_weights_fixed_unless_symmetric(mnist):

@@ -65,3 +65,19 @@ def test_bad_training_section():
         from neurosim.networks.segregated_protocol import training_config
 
         training_config(load_protocol("segregated_mnist_demo", ["training.epoch=3"]))
+
+
+def test_initial_weights_and_order_options():
+    from neurosim.networks.segregated_protocol import training_config
+
+    config, options = training_config(load_protocol("segregated_mnist_demo"))
+    assert (config.init, config.feedback_bias, options["shuffle"]) == ("reference", False, True)
+    config, options = training_config(
+        load_protocol(
+            "segregated_mnist_demo",
+            ["training.init=narrow", "training.feedback_bias=true", "training.shuffle=false"],
+        )
+    )
+    assert (config.init, config.feedback_bias, options["shuffle"]) == ("narrow", True, False)
+    with pytest.raises(NeurosimError, match=r"training\.init: expected one of 'reference'"):
+        training_config(load_protocol("segregated_mnist_demo", ["training.init=centred"]))

@@ -1,9 +1,17 @@
+import re
+
 import brian2
 import pytest
 from brian2 import ms, mV, nS
 
 from neurosim.errors import NeurosimError
-from neurosim.units import check_expression, check_statements, format_quantity, parse_quantity
+from neurosim.units import (
+    check_expression,
+    check_statements,
+    format_quantity,
+    parse_quantity,
+    parse_unit,
+)
 
 
 @pytest.mark.parametrize(
@@ -17,6 +25,13 @@ from neurosim.units import check_expression, check_statements, format_quantity, 
         (3, 3.0),
         ("200 Hz", 200 * brian2.Hz),
         ("1 mS/cm2", 1 * brian2.msiemens / brian2.cm2),
+        # SI symbols Brian2 has no name for
+        ("10 s", 10 * brian2.second),
+        ("3 kV", 3 * brian2.kvolt),
+        ("1 MOhm", 1 * brian2.Mohm),
+        ("2 \u00b5s", 2 * brian2.usecond),
+        ("5 V/s", 5 * brian2.volt / brian2.second),
+        ("1e-3 s", 1 * ms),
     ],
 )
 def test_parse_quantity(text, expected):
@@ -90,3 +105,53 @@ def test_statements():
     }
     with pytest.raises(NeurosimError, match="unknown variable 'u'"):
         check_statements("u = 0*mV", {"v"}, {"v"}, "w")
+
+
+def test_equations_name_the_brian2_unit_for_a_symbol():
+    with pytest.raises(NeurosimError, match="Brian2 calls it 'volt'"):
+        parse_unit("V", "f.yaml: equations: v")
+    with pytest.raises(NeurosimError, match="Brian2 calls the unit 'second'"):
+        check_expression("v/s", {"v"}, "f.yaml: equations (v)")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9**9**9 pA", "exponent 3.8742e+08 is larger than 100"),
+        ("10**400 pA", "exponent 400 is larger than 100"),
+        ("-" * 100_000 + "1 pA", "100004 characters, longer than the limit of 200"),
+        ("-" * 90 + "1 pA", "nests deeper than 60 levels"),
+        ("1e308*1e308 mV", "is not finite"),
+        ("1e400 mV", "not finite"),
+        ("(-1)**0.5 mV", "not a real number"),
+        (float("nan"), "not finite"),
+        (10**400, "too large"),
+    ],
+)
+def test_quantities_are_bounded_before_evaluation(text, message):
+    with pytest.raises(NeurosimError, match=re.escape(message)) as info:
+        parse_quantity(text, "f.yaml: key")
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("v * 9**9**9", "exponent 3.8742e+08 is larger than 100"),
+        ("v**1e5", "exponent 100000 is larger than 100"),
+        ("-" * 100_000 + "v", "longer than the limit of 2000"),
+        ("+".join(["v"] * 20_000), "longer than the limit of 2000"),
+        ("+".join(["v"] * 200), "nests deeper than 60 levels"),
+        ("v" + " < v" * 400, "more than 1000 terms"),
+        ("v * 1e999", "not finite"),
+    ],
+)
+def test_expressions_are_bounded_before_brian2_sees_them(expr, message):
+    with pytest.raises(NeurosimError, match=re.escape(message)) as info:
+        check_expression(expr, {"v"}, "f.yaml: equations (v)")
+    assert len(str(info.value)) < 300
+
+
+def test_names_in_exponents_are_left_to_brian2():
+    assert check_expression("v**x + v**(2*3)", {"v", "x"}, "w") == {"v", "x"}

@@ -223,7 +223,7 @@ def analyze(source: str | Path | xr.Dataset, bin=0.1) -> xr.Dataset:
     the learning-curve summaries where the recording has curves, and the
     source's provenance under ``source_*`` attributes.
     """
-    ds = load_recording(source) if isinstance(source, str | Path) else source
+    ds = load_recording(source, neurosim_only=True) if isinstance(source, str | Path) else source
     out = _summary(ds, bin)
     for rec, variables in spikes.state_records(ds).items():
         for var in variables:

@@ -15,8 +15,16 @@ Every optimizer's first query is the same seeded uniform start point, so runs
 with equal seeds start alike.
 
 Objective values must be finite: ``tell`` raises :class:`NeurosimError` for
-NaN or infinity (a failed evaluation is the caller's to handle, for example by
-telling a large penalty value), and for a point outside the bounds.
+NaN or infinity, and for a point that is not finite or lies outside the
+bounds. A failed evaluation is the caller's to handle: tell a penalty, best
+the worst value seen so far (what ``neurosim tune`` does). Any finite float
+is accepted, even beyond float32's range: values are standardised in float64
+before they reach a network; but a penalty far above the other values makes
+them all look alike to the optimizers that standardise values (learned,
+botorch).
+
+``seed=None`` draws a seed from fresh OS entropy; the optimizer's ``seed``
+attribute then holds the drawn seed, so the run can be repeated.
 """
 
 from __future__ import annotations
@@ -27,9 +35,62 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, excerpt
 
-__all__ = ["OPTIMIZERS", "AskTell", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "AskTell", "make_optimizer", "standardize_values"]
+
+
+def check_seed(seed) -> int:
+    """An optimizer seed: an integer in ``[0, 2**32)``, or ``None`` for fresh entropy."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % 2**32)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
+        raise NeurosimError(
+            f"seed: has to be an integer in [0, 2**32) or None (fresh entropy), got {excerpt(seed)}"
+        )
+    return int(seed)
+
+
+def check_bounds(bounds) -> np.ndarray:
+    """Bounds as a (d, 2) float array with finite ``low < high`` and a finite width."""
+    if isinstance(bounds, str | bytes | dict) or not isinstance(bounds, Sequence | np.ndarray):
+        raise NeurosimError(
+            f"bounds: has to be a list of (low, high) pairs, got {type(bounds).__name__} "
+            f"{excerpt(bounds)}"
+        )
+    try:
+        b = np.asarray(bounds, dtype=float)
+    except (TypeError, ValueError):
+        b = None
+    if b is None or b.ndim != 2 or b.shape[1] != 2 or len(b) < 1:
+        raise NeurosimError(f"bounds: has to be a list of (low, high) pairs, got {excerpt(bounds)}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = b[:, 1] - b[:, 0]
+    # The width must be finite too: the optimizers map the box to [-1, 1]^d.
+    if not np.all(np.isfinite(b)) or not np.all(np.isfinite(width)) or np.any(width <= 0):
+        raise NeurosimError(
+            "bounds: every pair needs finite low < high with a finite width high - low, "
+            f"got {excerpt(b.tolist())}"
+        )
+    return b
+
+
+def standardize_values(ys: Sequence[float]) -> np.ndarray:
+    """Values standardised by their mean and s.d. (float64, safe up to float64's range).
+
+    The same standardisation as :func:`neurosim.blackbox.learned.standardize_last`
+    (``(y - mean) / (sd + 1e-6)``, population s.d.; all zeros for one value),
+    but values beyond 1e100 in magnitude are first divided by the largest one so
+    that the mean and s.d. cannot overflow. The results are finite and at most
+    ``sqrt(n)`` in magnitude, whatever finite values were told.
+    """
+    y = np.asarray(ys, dtype=float)
+    if len(y) < 2:
+        return np.zeros(len(y))
+    scale = float(np.max(np.abs(y)))
+    if scale > 1e100:
+        y = y / scale
+    return (y - y.mean()) / (y.std() + 1e-6)
 
 
 class AskTell:
@@ -38,20 +99,17 @@ class AskTell:
     Parameters
     ----------
     bounds : sequence of (low, high)
-        One pair per dimension, ``low < high``.
-    seed : int
+        One pair per dimension, finite ``low < high`` with a finite width.
+    seed : int or None
+        In ``[0, 2**32)``; ``None`` draws one from fresh entropy (kept in ``seed``).
     """
 
-    def __init__(self, bounds: Sequence[Sequence[float]], seed: int = 0) -> None:
-        b = np.asarray(bounds, dtype=float)
-        if b.ndim != 2 or b.shape[1] != 2 or len(b) < 1:
-            raise NeurosimError(f"bounds: has to be a list of (low, high) pairs, got {bounds!r}")
-        if not np.all(np.isfinite(b)) or np.any(b[:, 0] >= b[:, 1]):
-            raise NeurosimError(f"bounds: every pair needs finite low < high, got {b.tolist()}")
+    def __init__(self, bounds: Sequence[Sequence[float]], seed: int | None = 0) -> None:
+        b = check_bounds(bounds)
         self.bounds = b
         self.dim = len(b)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.seed = check_seed(seed)
+        self.rng = np.random.default_rng(self.seed)
         self.X: list[np.ndarray] = []
         self.y: list[float] = []
         self._start = self.rng.uniform(b[:, 0], b[:, 1])
@@ -77,17 +135,35 @@ class AskTell:
         raise NotImplementedError
 
     def tell(self, x: Sequence[float], y: float) -> None:
-        """Report the objective value ``y`` at ``x``."""
-        x = np.asarray(x, dtype=float).reshape(-1)
+        """Report the objective value ``y`` at ``x``.
+
+        Raises
+        ------
+        NeurosimError
+            If ``x`` is not ``dim`` finite numbers inside the bounds or ``y`` is
+            not a finite number.
+        """
+        try:
+            x = np.asarray(x, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise NeurosimError(f"tell: x has to be {self.dim} numbers, got {excerpt(x)}") from None
         if x.shape != (self.dim,):
             raise NeurosimError(f"tell: x has to have {self.dim} coordinates, got {x.shape[0]}")
-        if np.any(x < self.bounds[:, 0] - 1e-9) or np.any(x > self.bounds[:, 1] + 1e-9):
-            raise NeurosimError(f"tell: x = {x.tolist()} lies outside the bounds")
-        y = float(y)
+        if not np.all(np.isfinite(x)):
+            raise NeurosimError(f"tell: x = {excerpt(x.tolist())} is not finite")
+        slack = 1e-9 * (self.bounds[:, 1] - self.bounds[:, 0])
+        if np.any(x < self.bounds[:, 0] - slack) or np.any(x > self.bounds[:, 1] + slack):
+            raise NeurosimError(f"tell: x = {excerpt(x.tolist())} lies outside the bounds")
+        try:
+            y = float(y)
+        except (TypeError, ValueError):
+            raise NeurosimError(
+                f"tell: the objective value has to be a number, got {excerpt(y)}"
+            ) from None
         if not math.isfinite(y):
             raise NeurosimError(
-                f"tell: objective value at x = {x.tolist()} is {y}; optimizers need finite "
-                "values (tell a large penalty for a failed evaluation)"
+                f"tell: objective value at x = {excerpt(x.tolist())} is {y}; optimizers need "
+                "finite values (tell a failed evaluation as a penalty, e.g. the worst value so far)"
             )
         self.X.append(x)
         self.y.append(y)
@@ -109,7 +185,17 @@ class RandomSearch(AskTell):
     """Uniform random search."""
 
     def _propose(self) -> np.ndarray:
-        return self.rng.uniform(self.bounds[:, 0], self.bounds[:, 1])
+        return _uniform(self)
+
+
+def _uniform(opt: AskTell) -> np.ndarray:
+    """A uniform point of the box drawn from ``(seed, number of points told)``.
+
+    A function of what was told, not of how often ``ask`` was called, so that an
+    optimizer told the same trials again (a resumed run) continues alike.
+    """
+    rng = np.random.default_rng([opt.seed, len(opt.X)])
+    return rng.uniform(opt.bounds[:, 0], opt.bounds[:, 1])
 
 
 class LearnedOptimizer(AskTell):
@@ -122,14 +208,14 @@ class LearnedOptimizer(AskTell):
     Parameters
     ----------
     bounds : sequence of (low, high)
-    seed : int
+    seed : int or None
         Seed of the start point.
     weights : str or Path, optional
         A checkpoint of :func:`neurosim.blackbox.learned.train_optimizer`
         (default: the shipped weights of this dimension).
     """
 
-    def __init__(self, bounds, seed: int = 0, weights=None) -> None:
+    def __init__(self, bounds, seed: int | None = 0, weights=None) -> None:
         from neurosim.blackbox.learned import load_pretrained
 
         super().__init__(bounds, seed)
@@ -138,12 +224,13 @@ class LearnedOptimizer(AskTell):
         self._next: np.ndarray | None = None
 
     def _observe(self, x: np.ndarray, y: float) -> None:
-        from neurosim.blackbox.learned import standardize_last
-
+        # Standardise in float64 first: a raw value beyond float32's range
+        # (a "large penalty") would become inf, then NaN in every later step.
+        y_std = standardize_values(self.y)[-1]
         with torch.no_grad():
-            ys = torch.tensor([self.y], dtype=torch.float32)
+            yt = torch.tensor([y_std], dtype=torch.float32)
             xt = torch.tensor(self.to_unit(x)[None], dtype=torch.float32)
-            u, self._state = self.net.step(xt, standardize_last(ys), self._state)
+            u, self._state = self.net.step(xt, yt, self._state)
         self._next = self.from_unit(u[0].double().numpy())
 
     def _propose(self) -> np.ndarray:
@@ -153,11 +240,19 @@ class LearnedOptimizer(AskTell):
 class CMAES(AskTell):
     """CMA-ES (package ``cma``) from the start point, step size 0.3 of the box."""
 
-    def __init__(self, bounds, seed: int = 0) -> None:
+    def __init__(self, bounds, seed: int | None = 0) -> None:
         import cma
 
         super().__init__(bounds, seed)
-        opts = {"bounds": [[-1.0] * self.dim, [1.0] * self.dim], "seed": seed + 1, "verbose": -9}
+        # cma draws from numpy's global generator unless given its own: two
+        # optimizers (or any other user of np.random) would then interleave and
+        # change each other's draws. Its own generator gives the stream that
+        # np.random.seed(seed + 1) gave before.
+        opts = {
+            "bounds": [[-1.0] * self.dim, [1.0] * self.dim],
+            "randn": np.random.RandomState((self.seed + 1) % 2**32).randn,
+            "verbose": -9,
+        }
         x0 = self.to_unit(self._start)
         if self.dim == 1:
             x0 = np.append(x0, 0.0)  # cma needs >= 2 dimensions: a dummy coordinate
@@ -194,7 +289,7 @@ class BoTorchEI(AskTell):
     128 raw samples).
     """
 
-    def __init__(self, bounds, seed: int = 0, n_init: int = 5) -> None:
+    def __init__(self, bounds, seed: int | None = 0, n_init: int = 5) -> None:
         try:
             import botorch  # noqa: F401
         except ImportError:
@@ -206,7 +301,7 @@ class BoTorchEI(AskTell):
 
     def _propose(self) -> np.ndarray:
         if len(self.X) < self.n_init:
-            return self.rng.uniform(self.bounds[:, 0], self.bounds[:, 1])
+            return _uniform(self)
         from botorch.acquisition import LogExpectedImprovement
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
@@ -214,8 +309,8 @@ class BoTorchEI(AskTell):
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         X = torch.tensor(np.array([(self.to_unit(x) + 1) / 2 for x in self.X]))
-        y = torch.tensor(self.y, dtype=torch.float64)[:, None]
-        Y = -(y - y.mean()) / (y.std() if len(y) > 1 and y.std() > 0 else 1.0)
+        # float64 standardisation that cannot overflow (values up to 1e308).
+        Y = -torch.tensor(standardize_values(self.y), dtype=torch.float64)[:, None]
         gp = SingleTaskGP(X, Y)
         fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
         acq = LogExpectedImprovement(gp, best_f=Y.max())
@@ -234,7 +329,7 @@ OPTIMIZERS = {
 }
 
 
-def make_optimizer(name: str, bounds, seed: int = 0, **kwargs) -> AskTell:
+def make_optimizer(name: str, bounds, seed: int | None = 0, **kwargs) -> AskTell:
     """An ask/tell optimizer by name (see :data:`OPTIMIZERS`)."""
     if name not in OPTIMIZERS:
         raise NeurosimError(f"optimizer: has to be one of {', '.join(OPTIMIZERS)}, got {name!r}")

@@ -185,7 +185,7 @@ class TrainConfig:
     """
 
     dim: int = 2
-    """Function dimension (1 to 6)."""
+    """Function dimension (>= 1; weights for 1 to 6 are shipped)."""
     horizon: int = 100
     """Queries per function, start point included (the paper's T)."""
     loss: str = "oi"
@@ -207,8 +207,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Check the values a user can get wrong."""
-        if not 1 <= self.dim <= 6:
-            raise NeurosimError(f"TrainConfig.dim: has to be in 1..6, got {self.dim}")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
+            raise NeurosimError(f"TrainConfig.dim: has to be an integer >= 1, got {self.dim!r}")
         if self.loss not in LOSSES:
             raise NeurosimError(
                 f"TrainConfig.loss: has to be one of {', '.join(LOSSES)}, got {self.loss!r}"
@@ -327,12 +327,19 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
     NeurosimError
         If no weights exist for ``dim`` or the file does not hold a network.
     """
+    if path is None and not pretrained_path(dim).is_file():
+        shipped = sorted(
+            int(p.stem[3:]) for p in PRETRAINED_DIR.glob("dim*.pt") if p.stem[3:].isdigit()
+        )
+        raise NeurosimError(
+            f"no shipped learned-optimizer weights for dimension {dim} (shipped: "
+            f"{', '.join(map(str, shipped)) or 'none'}): train them with `neurosim "
+            f"train-optimizer --dim {dim} --export dim{dim}.pt` and pass weights='dim{dim}.pt', "
+            "or use another optimizer (cma, random, botorch)"
+        )
     path = Path(path) if path is not None else pretrained_path(dim)
     if not path.is_file():
-        raise NeurosimError(
-            f"no learned-optimizer weights for dimension {dim} at {path} "
-            f"(train them with `neurosim train-optimizer --dim {dim}`)"
-        )
+        raise NeurosimError(f"no learned-optimizer weights for dimension {dim} at {path}")
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
         cfg = state["config"]

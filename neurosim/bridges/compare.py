@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.bridges.feedback import RULES
+from neurosim.datasets import order_digest
 from neurosim.errors import NeurosimError
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
@@ -46,6 +47,8 @@ COMPARISON_KEYS = {
     "test_examples": "test examples (default: all)",
     "epochs": "passes over the training examples, an integer >= 1",
     "eval_every": "training examples between test-error measurements",
+    "shuffle": "true (default): every network sees the same seeded shuffle each epoch;"
+    " false: file order",
     "segregated": "false, or a mapping: learning_rates, angle_every, quick_test_examples",
 }
 
@@ -90,6 +93,7 @@ def _options(protocol: Protocol) -> dict[str, Any]:
         "n_test": get(spec, "test_examples", int, None, COMPARISON_KEYS, where),
         "epochs": get(spec, "epochs", int, 1, COMPARISON_KEYS, where),
         "eval_every": get(spec, "eval_every", int, 1000, COMPARISON_KEYS, where),
+        "shuffle": get(spec, "shuffle", bool, True, COMPARISON_KEYS, where),
     }
     if opts["dataset"] not in ("mnist_subset", "mnist"):
         raise NeurosimError(
@@ -158,6 +162,7 @@ def _run_segregated(opts, seed, target, data) -> dict[str, Any]:
         n_test=opts["n_test"],
         test_every=opts["eval_every"],
         n_quick_test=min(seg["quick_test_examples"], opts["n_test"] or len(data[2])),
+        shuffle=opts["shuffle"],
         target=target,
         record_neurons=0,
     )
@@ -176,6 +181,7 @@ def _run_segregated(opts, seed, target, data) -> dict[str, Any]:
         "final_error": float(result["test_errors"][-1]),
         "time": wall,
         "final_angle": _tail_mean(angles),
+        "order_sha256": ",".join(order_digest(e["order"]) for e in result["epochs"]),
     }
 
 
@@ -189,6 +195,7 @@ def _run_torch(rule, opts, seed, data) -> dict[str, Any]:
         epochs=opts["epochs"],
         seed=seed,
         eval_every=opts["eval_every"],
+        shuffle=opts["shuffle"],
         **{key: value for key, value in t.items() if key != "rules"},
     )
     train_x, train_y, test_x, test_y = data
@@ -208,6 +215,7 @@ def _run_torch(rule, opts, seed, data) -> dict[str, Any]:
         "time": float(ds.epoch_time.sum()),
         "final_angle": _tail_mean(column),
         "feedback_angle": float(fb[-1, -1]) if len(fb) else math.nan,
+        "order_sha256": ds.attrs["train_order_sha256"],
     }
 
 
@@ -234,6 +242,11 @@ def _to_dataset(results: dict[str, dict[str, Any]], opts: dict[str, Any]) -> xr.
             "curve_error": (("rule", "curve_point"), ragged("errors"), {"units": "%"}),
             "angle_examples": (("rule", "angle_point"), ragged("angle_at"), {"units": "examples"}),
             "update_angle": (("rule", "angle_point"), ragged("angles"), {"units": "degree"}),
+            "train_order": (
+                "rule",
+                [r["order_sha256"] for r in results.values()],
+                {"long_name": "per-epoch digests of the training order (order_digest)"},
+            ),
         },
         coords={"rule": names},
     )

@@ -8,6 +8,12 @@ loss per epoch, wall time per epoch, and the alignment angles of
 :mod:`neurosim.bridges.alignment` per layer, measured every ``angle_every``
 training steps on the current batch.
 
+The training examples are shown in the order of
+:func:`neurosim.datasets.epoch_order` (a seeded permutation per epoch, or
+file order), the same definition the segregated-dendrite network uses, so a
+comparison with the same seed trains both on the same examples in the same
+order (``train_order_sha256`` attribute: the digest of the orders used).
+
 Checkpoints (``torch.save`` of tensors, numbers and lists only, so they load
 with ``torch.load(..., weights_only=True)``) are written atomically after
 every epoch; a resumed run equals an uninterrupted one because each epoch's
@@ -29,7 +35,7 @@ from torch import nn
 from neurosim.bridges.alignment import feedback_angles, update_angles
 from neurosim.bridges.feedback import RULES, convert, linear_layers
 from neurosim.checkpoints import resume_torch, save_torch
-from neurosim.datasets import as_rates
+from neurosim.datasets import as_rates, epoch_order, order_digest
 from neurosim.errors import NeurosimError
 from neurosim.recording import provenance
 
@@ -67,6 +73,9 @@ class MLPConfig:
     """Scale of the random feedback matrices (see :func:`~neurosim.bridges.feedback.convert`)."""
     seed: int = 0
     """Seed of the initial weights, the feedback matrices and the shuffles."""
+    shuffle: bool = True
+    """Shuffle the training examples every epoch (:func:`~neurosim.datasets.epoch_order`);
+    False: file order."""
     angle_every: int = 0
     """Measure the alignment angles every this many steps (0: never)."""
     eval_every: int = 0
@@ -208,6 +217,7 @@ def train_mlp(
     if state is not None:
         start, step = int(state["epoch"]), int(state["step"])
         history, angles = state["history"], state["angles"]
+    history.setdefault("order_sha256", [])
     epochs = range(start, config.epochs)
     if progress:
         from tqdm.auto import tqdm
@@ -215,8 +225,8 @@ def train_mlp(
         epochs = tqdm(epochs, desc=f"{config.rule}", unit="epoch", initial=start,
                       total=config.epochs)  # fmt: skip
     for epoch in epochs:
-        gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        order = torch.randperm(len(x), generator=gen)
+        order = torch.from_numpy(epoch_order(len(x), config.seed, epoch, config.shuffle))
+        history["order_sha256"].append(order_digest(order.numpy()))
         t0, total, measuring = time.perf_counter(), 0.0, 0.0
         for a in range(0, len(x), config.batch_size):
             idx = order[a : a + config.batch_size]
@@ -299,4 +309,6 @@ def _to_dataset(config: MLPConfig, model: nn.Module, history: dict, angles: dict
         k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()
     }
     ds.attrs.update(provenance(config=str(fields), seed=config.seed, rule=config.rule))
+    # One digest per epoch (neurosim.datasets.order_digest): what a comparison checks.
+    ds.attrs["train_order_sha256"] = ",".join(history.get("order_sha256", []))
     return ds

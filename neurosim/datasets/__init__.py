@@ -16,6 +16,7 @@ from neurosim.datasets.mnist import (
     read_idx,
     subset_sha256,
 )
+from neurosim.datasets.order import epoch_order, example_order, order_digest
 
 __all__ = [
     "CACHE_ENV",
@@ -27,9 +28,12 @@ __all__ = [
     "SUBSET_SHA256",
     "MnistData",
     "as_rates",
+    "epoch_order",
+    "example_order",
     "load_mnist",
     "load_mnist_subset",
     "mnist_cache_dir",
+    "order_digest",
     "read_idx",
     "subset_sha256",
 ]

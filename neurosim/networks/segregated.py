@@ -42,6 +42,38 @@ and, in ``cpp_standalone``, the compiled binary: a new epoch regenerates
 identical sources, ``make`` finds nothing to rebuild, new weights, stimuli and
 the seed (an environment variable) arrive as data.
 
+Initial weights: by default exactly the reference code's draw (its "weight
+optimisation": forward weights ``W_avg + 3.465 W_sd U(-1, 1)``, every
+feedback matrix ``Y`` drawn independently with the same formula, no feedback
+bias, so ``A = Y . PSP``); see :func:`init_weights` for the formulas and the
+``init="narrow"`` and ``feedback_bias`` options.
+
+Data: the training examples are the first ``n_train`` of the training set, in
+file order; each epoch shows them in the order of
+:func:`neurosim.datasets.example_order` (a seeded permutation, as the
+reference shuffles before every epoch, or file order with ``shuffle=False``);
+the torch MLPs of :mod:`neurosim.bridges.mlp` use the same definition. Tests
+use the first ``n_test`` (quick tests: the first ``n_quick_test``) test
+images; the reference draws a new random subset for every test (it shuffles
+the test set first), which makes no difference for a test of the whole test
+set, since every test example starts from a cleared state in both.
+
+Synaptic delay (a documented departure): a spike drawn at step ``t`` enters
+the next layer's traces at step ``t + 1`` (Brian2 updates every group in the
+``groups`` slot and propagates spikes in the ``synapses`` slot), so input ->
+hidden -> output takes two steps, where the reference updates the layers in
+order within one step (only the output layer's feedback to the hidden layers
+arrives one step late there, as it does here). Kept, because the rule only
+uses window averages over the last ``integration_steps`` (20) steps of phases
+of at least 50 steps (tests: the last 220 of 250): with a spike memory of
+``psp_memory`` (10) steps, a layer's input is stationary 10 steps after its
+source's, so the output layer has settled by step 2 x (10 + 1) = 22 of a
+phase, before the window opens at step 30; the window averages then have the
+same distribution as the reference's, and the measured learning curve on the
+reference anchor's images is level with the reference's (README). Removing
+the delay would take one schedule slot (update, threshold, propagation) per
+layer and a re-derivation of the learning pathway's ordering.
+
 Seeding: epoch ``k`` draws its shuffle and phase lengths from
 ``numpy.random.default_rng([seed, k])`` and runs Brian2 with
 :func:`brian_seed` ``(seed, k)``; every epoch starts from a cleared state, so
@@ -66,6 +98,7 @@ import numpy as np
 import yaml
 
 from neurosim._version import __version__
+from neurosim.datasets.order import example_order
 from neurosim.errors import NeurosimError
 from neurosim.plasticity.segregated_dendrite import (
     BACKPROP_PROBE_CODE,
@@ -80,14 +113,18 @@ from neurosim.runner import cache_dir as runner_cache_dir
 __all__ = [
     "FORWARD",
     "IDLE",
+    "INITS",
     "TARGET",
     "TEST",
+    "Checkpoint",
     "Schedule",
     "SegregatedConfig",
     "Weights",
     "brian_seed",
     "init_weights",
     "make_schedule",
+    "mark_outputs_written",
+    "read_checkpoint",
     "run_epoch",
     "train",
 ]
@@ -98,6 +135,9 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 FORWARD, TARGET, TEST, IDLE = 0, 1, 2, 3
 
 _TARGETS = ("numpy", "cython", "cpp_standalone")
+
+#: Initial-weight schemes of :func:`init_weights` (``SegregatedConfig.init``).
+INITS = ("reference", "narrow")
 
 
 @dataclass(frozen=True)
@@ -150,6 +190,15 @@ class SegregatedConfig:
     """Factor on the surviving feedback weights in the sparse variant."""
     symmetric_feedback: bool = False
     """Control: Y = W^T of the output layer, kept equal as W learns."""
+    init: str = "reference"
+    """Initial weights: ``"reference"`` (the reference code's draw, with which the
+    paper's numbers were made) or ``"narrow"`` (neurosim before issue 13: W and
+    b with the same means and half the spread, Y a zero-mean product of
+    uniform matrices); see :func:`init_weights`."""
+    feedback_bias: bool = False
+    """Variant: apical offsets ``c`` (A = Y . PSP + c). Off in the reference's
+    runs and the paper (A = Y . PSP); when on, ``c`` is drawn as the
+    reference's ``use_feedback_bias`` does (``init="narrow"``: ``c = Y . u``)."""
     angle_every: int = 0
     """Record the backprop angle of the last hidden layer every this many
     training examples (0: never; see :func:`neurosim.bridges.segregated.backprop_angles`)."""
@@ -206,6 +255,8 @@ class SegregatedConfig:
             "angle_every",
             "an integer >= 0",
         )
+        need(self.init in INITS, "init", f"one of {', '.join(map(repr, INITS))}")
+        need(isinstance(self.feedback_bias, bool), "feedback_bias", "true or false")
         need(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0")
 
     @property
@@ -276,13 +327,34 @@ def _models(config: SegregatedConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def init_weights(config: SegregatedConfig, n_inputs: int) -> Weights:
-    """Draw initial weights as the reference code does (its "weight optimisation").
+    """Draw the initial weights (default: exactly as the reference code does).
 
-    Feedforward weights are uniform around the mean and spread that give a
-    dendritic potential of mean 3 and s.d. 3 (biases near 0.8); feedback
-    weights are products of uniform matrices down from the output layer, with
-    feedback biases ``c = Y . u``; the variants zero/scale Y (sparse) or set
-    it to the output layer's W^T (symmetric).
+    Every layer ``m`` with ``N`` inputs gets the mean ``W_avg`` and spread
+    ``W_sd`` that the reference's "weight optimisation" computes so that the
+    dendritic potential has mean 3 and s.d. 3 with biases near 0.8
+    (``lambda_max`` 0.2, slope ``nu = lambda_max / 4``).
+
+    ``config.init == "reference"`` (default; Guerguiev et al.'s code, with
+    which the paper's numbers were made):
+
+    - ``W = W_avg + 3.465 W_sd U(-1, 1)`` (mean ``W_avg``, s.d. 2 ``W_sd``:
+      1.01 for 784 inputs, 1.26 for 500), ``b = 0.8 + 3.465 * 0.001 U(-1, 1)``;
+    - feedback ``Y`` from the output layer to hidden layer ``m - 1``, drawn
+      independently with the formula of layer ``m``: ``W_avg + 3.465 W_sd
+      U(-1, 1)``, shape (n_{m-1}, n_out) (mean ``W_avg``, s.d. 1.26 for the
+      (500,) network);
+    - no feedback bias (``c = 0``: A = Y . PSP), as in the reference's runs;
+      with ``config.feedback_bias``, ``c = 0.8 + 3.465 * 0.001 U(-1, 1)``
+      (the reference's ``use_feedback_bias``).
+
+    ``config.init == "narrow"`` (neurosim before issue 13): ``W`` and ``b``
+    with half the spread (``W_avg + 3.465 W_sd (U(0, 1) - 0.5)``),
+    ``Y`` a zero-mean product of such matrices down from the output layer,
+    and (with ``config.feedback_bias``) ``c = Y . u``.
+
+    Layers are drawn from the output layer down, as in the reference. The
+    variants zero 80 % of Y and scale the rest by 5 (sparse) or set Y to the
+    output layer's W^T (symmetric), as the reference does.
 
     Parameters
     ----------
@@ -301,6 +373,7 @@ def init_weights(config: SegregatedConfig, n_inputs: int) -> Weights:
     v_sm = v_sd**2 + v_avg**2
     sizes = config.layer_sizes
     n_layers = len(sizes)
+    reference = config.init == "reference"
     W: list[np.ndarray] = [np.empty(0)] * n_layers
     b: list[np.ndarray] = [np.empty(0)] * n_layers
     Y: list[np.ndarray] = [np.empty(0)] * n_layers
@@ -316,12 +389,22 @@ def init_weights(config: SegregatedConfig, n_inputs: int) -> Weights:
             - b_avg**2
         ) / (n_pre * nu**2 * v_sm)
         w_sd = np.sqrt(w_sm - w_avg**2)
-        W[m] = w_avg + 3.465 * w_sd * (rng.uniform(size=(sizes[m], n_pre)) - 0.5)
-        b[m] = b_avg + 3.465 * b_sd * (rng.uniform(size=sizes[m]) - 0.5)
-        if m > 0:
-            Y[m - 1] = (3.465 * w_sd * (rng.uniform(size=(n_pre, sizes[m])) - 0.5)) @ Y[m]
-            c[m - 1] = Y[m - 1] @ (3.465 * w_sd * (rng.uniform(size=sizes[-1]) - 0.5))
+        if reference:
+            W[m] = w_avg + 3.465 * w_sd * rng.uniform(-1, 1, size=(sizes[m], n_pre))
+            b[m] = b_avg + 3.465 * b_sd * rng.uniform(-1, 1, size=sizes[m])
+            if m > 0:
+                Y[m - 1] = w_avg + 3.465 * w_sd * rng.uniform(-1, 1, size=(n_pre, sizes[-1]))
+                c[m - 1] = b_avg + 3.465 * b_sd * rng.uniform(-1, 1, size=n_pre)
+        else:
+            W[m] = w_avg + 3.465 * w_sd * (rng.uniform(size=(sizes[m], n_pre)) - 0.5)
+            b[m] = b_avg + 3.465 * b_sd * (rng.uniform(size=sizes[m]) - 0.5)
+            if m > 0:
+                Y[m - 1] = (3.465 * w_sd * (rng.uniform(size=(n_pre, sizes[m])) - 0.5)) @ Y[m]
+                c[m - 1] = Y[m - 1] @ (3.465 * w_sd * (rng.uniform(size=sizes[-1]) - 0.5))
     hidden = range(n_layers - 1)
+    if not config.feedback_bias:
+        # Drawn above all the same, so that switching the bias on changes no other weight.
+        c = [np.zeros_like(v) for v in c]
     if config.symmetric_feedback and n_layers > 1:
         Y[-2] = W[-1].T.copy()
     if config.sparse_feedback:
@@ -1074,6 +1157,7 @@ def run_epoch(
     n_test: int | None = None,
     test_every: int | None = None,
     n_quick_test: int = 100,
+    shuffle: bool = True,
     target: str = "cython",
     record_neurons: int = 5,
     trace_window: tuple[int, int] = (0, 0),
@@ -1095,11 +1179,16 @@ def run_epoch(
     epoch : int
         Epoch index: selects the shuffle, phase lengths and spike seed.
     n_train, n_test : int, optional
-        Training examples (first ``n_train`` of the epoch's shuffle of the
-        whole training set) and test examples (first ``n_test``); default all.
+        Training examples (the first ``n_train`` of ``train_images``) and test
+        examples (the first ``n_test`` of ``test_images``); default all.
     test_every, n_quick_test : int, optional
         Quick test of the first ``n_quick_test`` test examples every
         ``test_every`` training examples.
+    shuffle : bool
+        Show the training examples in the order
+        :func:`neurosim.datasets.example_order` draws from the epoch's
+        generator (the reference shuffles before every epoch); False: in
+        file order.
     target : {"cython", "numpy", "cpp_standalone"}
         Brian2 code-generation target.
     record_neurons : int
@@ -1125,9 +1214,12 @@ def run_epoch(
         (per hidden layer, (n_train, record_neurons)), ``phase_start``,
         ``phase_kind``, ``traces`` (per layer: ``t`` (step), ``i``, variables),
         ``phase_averages`` (per layer, the last example's averages),
+        ``order`` (indices into ``train_images`` in presentation order),
         ``wall_time`` (s of the run call; in ``cpp_standalone`` including
         code generation, ``make`` and loading), ``run_time``
-        (``cpp_standalone`` only: s of the simulation inside the binary),
+        (``cpp_standalone`` only: CPU s of the simulation inside the binary,
+        Brian2's ``std::clock()`` measurement), ``run_wall_time``
+        (``cpp_standalone`` only: wall s of the binary's whole execution),
         ``profile`` (if requested: (code object, s) pairs), ``n_steps``
         (steps before the idle padding of the epoch's size class).
         (``plateau_f``/``plateau_t`` are empty lists when
@@ -1144,7 +1236,7 @@ def run_epoch(
     if not 1 <= n_test <= len(test_images):
         raise NeurosimError(f"n_test: has to be in [1, {len(test_images)}], got {n_test}")
     rng = rng if rng is not None else _epoch_rng(config.seed, epoch)
-    order = rng.permutation(len(train_images))[:n_train]
+    order = example_order(rng, n_train, shuffle)
     schedule = make_schedule(
         config, n_train, n_test, rng, test_every=test_every, n_quick_test=n_quick_test
     )
@@ -1193,10 +1285,16 @@ def run_epoch(
     wall = time.perf_counter() - start
     result = _collect(config, h, schedule, labels, n_train, n_test, test_every, n_quick_test)
     result["wall_time"] = wall
+    result["order"] = order
     if profile:
         result["profile"] = [(name, float(t)) for name, t in h.net.profiling_info]
     if standalone_dir is not None:
+        # CPU time: Brian2's main.cpp measures the run with std::clock(), which
+        # counts the process's CPU time (one thread here: no OpenMP).
         result["run_time"] = b2.device._last_run_time
+        # Wall time of the binary as Brian2 timed it (start, loading the
+        # arrays, the run, writing the results).
+        result["run_wall_time"] = b2.device.timers["run_binary"]
     new_weights = Weights(
         tuple(_dense(s, "w", s.target.N, s.source.N) for s in h.ff),
         tuple(np.asarray(g.b[:]).copy() for g in h.layers),
@@ -1303,10 +1401,55 @@ def _collect(
     }
 
 
+def _flatten(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
+    """Nested dicts and lists of arrays -> flat ``arrays`` and a JSON layout."""
+    if isinstance(value, dict):
+        return {"d": {k: _flatten(v, f"{key}.{k}", arrays) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"l": [_flatten(v, f"{key}.{k}", arrays) for k, v in enumerate(value)]}
+    if value is None:
+        return {"n": None}
+    arrays[key] = np.asarray(value)
+    return {"a": key}
+
+
+def _unflatten(layout: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if "d" in layout:
+        return {k: _unflatten(v, arrays) for k, v in layout["d"].items()}
+    if "l" in layout:
+        return [_unflatten(v, arrays) for v in layout["l"]]
+    if "n" in layout:
+        return None
+    value = arrays[layout["a"]]
+    return value.item() if value.ndim == 0 else value
+
+
+class Checkpoint(NamedTuple):
+    """What :func:`train` keeps after every epoch (see :func:`read_checkpoint`)."""
+
+    weights: Weights
+    epoch: int
+    rng: np.random.Generator
+    test_errors: list[float]
+    last_epoch: dict[str, Any] | None
+    outputs_written: bool
+
+
 def _save_checkpoint(
-    path: Path, config: SegregatedConfig, weights: Weights, epoch: int, history: list[float]
+    path: Path,
+    config: SegregatedConfig,
+    weights: Weights,
+    epoch: int,
+    history: list[float],
+    last_epoch: dict[str, Any] | None = None,
+    outputs_written: bool = False,
 ) -> None:
-    """Write the state needed to continue after ``epoch`` epochs, atomically."""
+    """Write the state needed to continue after ``epoch`` epochs, atomically.
+
+    The last epoch's result dict goes in too, so that the final outputs of a
+    run can be written (again) from the checkpoint alone, identical to those
+    of an uninterrupted run.
+    """
     rng = _epoch_rng(config.seed, epoch)
     arrays: dict[str, Any] = {
         "epoch": np.int64(epoch),
@@ -1315,21 +1458,37 @@ def _save_checkpoint(
         "brian_seed": np.int64(brian_seed(config.seed, epoch)),
         "config": np.asarray(json.dumps(dataclasses.asdict(config), sort_keys=True)),
         "provenance": np.asarray(json.dumps({"neurosim": __version__, "time": time.time()})),
+        "outputs_written": np.bool_(outputs_written),
     }
     for name, mats in zip(Weights._fields, weights, strict=True):
         for m, mat in enumerate(mats):
             arrays[f"{name}_{m}"] = mat
+    layout = _flatten(last_epoch, "last", arrays)
+    arrays["last_layout"] = np.asarray(json.dumps(layout))
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
-def _load_checkpoint(
-    path: Path, config: SegregatedConfig
-) -> tuple[Weights, int, np.random.Generator, list[float]]:
-    with np.load(path) as data:
+def read_checkpoint(path: str | Path, config: SegregatedConfig) -> Checkpoint:
+    """Read a checkpoint written by :func:`train` for ``config``.
+
+    Raises
+    ------
+    NeurosimError
+        If the file does not read as such a checkpoint (``PATH is truncated or
+        not a neurosim checkpoint``) or was written for another config.
+    """
+    from neurosim.checkpoints import corrupt_checkpoint, load_npz
+
+    path = Path(path)
+    data = load_npz(path, ("config", "epoch", "rng_state", "test_errors"))
+    try:
         saved = json.loads(str(data["config"]))
-        if saved != json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)):
-            raise NeurosimError(f"{path}: checkpoint was written with a different config")
+    except json.JSONDecodeError:
+        raise corrupt_checkpoint(path) from None
+    if saved != json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)):
+        raise NeurosimError(f"{path}: checkpoint was written with a different config")
+    try:
         n_layers = len(config.layer_sizes)
         weights = Weights(
             *(
@@ -1341,7 +1500,32 @@ def _load_checkpoint(
         )
         rng = np.random.default_rng()
         rng.bit_generator.state = json.loads(str(data["rng_state"]))
-        return weights, int(data["epoch"]), rng, list(data["test_errors"])
+        layout = json.loads(str(data["last_layout"])) if "last_layout" in data else {"n": None}
+        last = _unflatten(layout, data)
+        epoch, history = int(data["epoch"]), [float(e) for e in data["test_errors"]]
+        written = bool(data.get("outputs_written", False))
+    except (KeyError, ValueError, TypeError):  # JSONDecodeError is a ValueError
+        raise corrupt_checkpoint(path) from None
+    return Checkpoint(weights, epoch, rng, history, last, written)
+
+
+def mark_outputs_written(path: str | Path, config: SegregatedConfig) -> None:
+    """Record in a finished run's checkpoint that its final outputs are complete.
+
+    ``neurosim run --resume`` of such a run does nothing; without the mark it
+    writes the outputs again from the checkpoint (a run killed during its
+    final write).
+    """
+    ckpt = read_checkpoint(path, config)
+    _save_checkpoint(
+        Path(path),
+        config,
+        ckpt.weights,
+        ckpt.epoch,
+        ckpt.test_errors,
+        ckpt.last_epoch,
+        outputs_written=True,
+    )
 
 
 def train(
@@ -1368,26 +1552,33 @@ def train(
     checkpoint : str or Path, optional
         ``.npz`` written atomically after every epoch (weights, biases,
         feedback weights, epoch index, the next epoch's numpy generator state
-        and Brian2 seed, config, test errors).
+        and Brian2 seed, config, test errors, the epoch's result dict).
     resume : bool
-        Continue from ``checkpoint`` if it exists.
+        Continue from ``checkpoint``; a missing checkpoint is an error. A
+        checkpoint with ``n_epochs`` or more epochs runs nothing and returns
+        what it holds.
     **epoch_kwargs
         Passed to :func:`run_epoch` (``n_train``, ``n_test``, ``test_every``,
-        ``n_quick_test``, ``target``, ``record_neurons``, ``trace_window``,
-        ``cache_dir``).
+        ``n_quick_test``, ``shuffle``, ``target``, ``record_neurons``,
+        ``trace_window``, ``cache_dir``).
 
     Returns
     -------
     dict
         ``test_errors`` (final test error of every epoch so far, %),
-        ``epochs`` (the per-epoch result dicts of this call), ``weights``
-        (final :class:`Weights`), ``initial_weights``.
+        ``epochs`` (the per-epoch result dicts of this call), ``last_epoch``
+        (the result dict of the last epoch, from the checkpoint if this call
+        ran none), ``weights`` (final :class:`Weights`), ``initial_weights``.
     """
+    from neurosim.checkpoints import missing_checkpoint
+
     path = Path(checkpoint) if checkpoint is not None else None
     n_in = int(np.prod(np.shape(train_images)[1:]))
-    start, history, rng = 0, [], None
-    if resume and path is not None and path.exists():
-        weights, start, rng, history = _load_checkpoint(path, config)
+    start, history, rng, last = 0, [], None, None
+    if resume:
+        if path is None or not path.exists():
+            raise missing_checkpoint(path)
+        weights, start, rng, history, last, _ = read_checkpoint(path, config)
     else:
         weights = init_weights(config, n_in)
     initial = weights
@@ -1407,11 +1598,13 @@ def train(
         rng = None
         history.append(res["test_error"])
         results.append(res)
+        last = res
         if path is not None:
-            _save_checkpoint(path, config, weights, epoch + 1, history)
+            _save_checkpoint(path, config, weights, epoch + 1, history, last)
     return {
         "test_errors": np.asarray(history),
         "epochs": results,
+        "last_epoch": last,
         "weights": weights,
         "initial_weights": initial,
     }

@@ -4,7 +4,10 @@ A protocol's ``training:`` section configures
 :class:`~neurosim.networks.segregated.SegregatedConfig` and the data; every
 epoch is one Brian2 run (see :mod:`neurosim.networks.segregated`), a checkpoint
 is written after each epoch in the output folder, and ``neurosim run ...
---resume`` continues from it. The result Dataset holds the test error per
+--resume`` continues from it. The checkpoint holds everything the final write
+needs, so a resumed run writes the same recording as an uninterrupted one; a
+run killed during its final write is finished by ``--resume``, and ``--resume``
+of a finished run does nothing. The result Dataset holds the test error per
 epoch, the quick-test learning curve, training loss, plateau potentials,
 phase times, compartment traces of a few neurons and the final weights.
 """
@@ -19,13 +22,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from neurosim.atomic import remove_stale
+from neurosim.checkpoints import missing_checkpoint
 from neurosim.datasets import as_rates, load_mnist, load_mnist_subset
 from neurosim.errors import NeurosimError
-from neurosim.networks.segregated import SegregatedConfig, train
+from neurosim.networks.segregated import (
+    INITS,
+    Checkpoint,
+    SegregatedConfig,
+    mark_outputs_written,
+    read_checkpoint,
+    train,
+)
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
 from neurosim.recording import now
-from neurosim.runner import RunResult, protocol_kind, protocol_provenance, write_outputs
+from neurosim.runner import (
+    RunResult,
+    expected_outputs,
+    protocol_kind,
+    protocol_provenance,
+    write_outputs,
+)
 from neurosim.schema import check_keys, expect
 
 __all__ = ["TRAINING_KEYS", "load_training_data", "run_segregated", "training_config"]
@@ -47,6 +65,10 @@ TRAINING_KEYS = {
     "record_neurons": "number of neurons per layer whose plateaus and traces are kept",
     "trace_steps": "[start, stop) time steps of the epoch whose compartments are recorded",
     "angle_every": "training examples between backprop-angle probes (0: none)",
+    "init": "'reference' (default: the reference code's initial weights) or 'narrow'",
+    "feedback_bias": "true: apical offsets c in A = Y . PSP + c (off in the reference)",
+    "shuffle": "true (default): a seeded shuffle of the training examples every epoch;"
+    " false: file order",
 }
 
 
@@ -70,9 +92,16 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
         for k in ("apical_conductance", "sparse_feedback", "symmetric_feedback")
     }
     flags["random_phase_lengths"] = get("random_phase_lengths", bool, True)
+    flags["feedback_bias"] = get("feedback_bias", bool, False)
+    init = get("init", str, "reference")
+    if init not in INITS:
+        raise NeurosimError(
+            f"{where}.init: expected one of {', '.join(map(repr, INITS))}, got {init!r}"
+        )
     config = SegregatedConfig(
         hidden_sizes=hidden,
         learning_rates=rates,
+        init=init,
         angle_every=get("angle_every", int, 0),
         seed=protocol.seed,
         **flags,
@@ -84,6 +113,7 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
         "n_test": get("test_examples", int, None),
         "test_every": get("test_every", int, None),
         "n_quick_test": get("quick_test_examples", int, 100),
+        "shuffle": get("shuffle", bool, True),
         "record_neurons": get("record_neurons", int, 5),
         "trace_window": tuple(get("trace_steps", list, [0, 0])),
     }
@@ -113,9 +143,24 @@ def run_segregated(
     """Train the segregated-dendrite network as the protocol says; write the recording."""
     config, options = training_config(protocol)
     started = now()
-    train_x, train_y, test_x, test_y = load_training_data(options.pop("dataset"))
-    epochs = options.pop("epochs")
+    dataset, epochs = options.pop("dataset"), options.pop("epochs")
     checkpoint = Path(out_dir) / "checkpoint.npz"
+    remove_stale(out_dir)
+    if resume:
+        if not checkpoint.exists():
+            raise missing_checkpoint(checkpoint)
+        saved = read_checkpoint(checkpoint, config)
+        if (
+            saved.epoch >= epochs
+            and saved.outputs_written
+            and all(p.exists() for p in expected_outputs(protocol, out_dir))
+        ):
+            return RunResult(
+                to_dataset(_saved_result(saved), config),
+                [],
+                [f"{protocol.name}: already finished: {saved.epoch} epochs; nothing to do"],
+            )
+    train_x, train_y, test_x, test_y = load_training_data(dataset)
     if progress:
         print(
             f"training {protocol.name}: {epochs} epoch(s), one Brian2 run each "
@@ -142,12 +187,25 @@ def run_segregated(
         wall_time_s=time.perf_counter() - clock,
         resumed_from_epoch=epochs - len(result["epochs"]),
     )
-    out = write_outputs(protocol, ds, out_dir)
+    out = write_outputs(protocol, ds, out_dir, resume=resume)
+    # Only now is the run finished: a kill before this line leaves a
+    # checkpoint from which --resume writes the outputs again.
+    mark_outputs_written(checkpoint, config)
     out.files.append(checkpoint)
     out.summary.append(
         f"test error per epoch: {', '.join(f'{e:.2f}' for e in result['test_errors'])} %"
     )
     return out
+
+
+def _saved_result(saved: Checkpoint) -> dict[str, Any]:
+    """A checkpoint as the result dict :func:`to_dataset` takes."""
+    return {
+        "test_errors": np.asarray(saved.test_errors),
+        "epochs": [],
+        "last_epoch": saved.last_epoch,
+        "weights": saved.weights,
+    }
 
 
 _COMPARTMENTS = {"B": "basal", "A": "apical", "C": "soma"}
@@ -164,8 +222,8 @@ def to_dataset(result: dict[str, Any], config: SegregatedConfig) -> xr.Dataset:
             attrs={"units": "percent", "measurement": "test_error"},
         ),
     }
-    if result["epochs"]:
-        last = result["epochs"][-1]
+    last = result["last_epoch"]
+    if last is not None:
         data["quick_error"] = xr.DataArray(
             np.asarray(last["quick_errors"], float),
             dims=("quick_test",),

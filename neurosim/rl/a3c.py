@@ -48,6 +48,7 @@ import dataclasses
 import math
 import multiprocessing as std_mp
 import queue
+import signal
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -60,9 +61,17 @@ import torch.multiprocessing as mp
 import xarray as xr
 from torch import nn
 
-from neurosim.checkpoints import save_torch
+from neurosim.checkpoints import load_torch, missing_checkpoint, save_torch
 from neurosim.errors import NeurosimError
-from neurosim.rl.common import ACTIVATIONS, Controller, RunLog, evaluate, make_env, mlp
+from neurosim.rl.common import (
+    ACTIVATIONS,
+    Controller,
+    RunLog,
+    StopSignals,
+    evaluate,
+    make_env,
+    mlp,
+)
 
 __all__ = ["TUNED", "A3CConfig", "for_env", "load_controller", "train"]
 
@@ -347,6 +356,10 @@ def _rmsprop_update(
 def _worker(rank: int, *args: Any) -> None:
     """One actor-learner (arguments as :func:`_worker_loop`), reporting how it ended."""
     messages = args[6]
+    # Ctrl-C reaches the whole process group: the main process alone decides
+    # (it sets `stop`, and this worker ends after its current segment).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         _worker_loop(rank, *args)
     except BaseException:  # the main process re-raises it with the worker's traceback
@@ -429,36 +442,12 @@ def _worker_loop(
             episode_return, episode_length = 0.0, 0
             obs, _ = env.reset()
 
-        # One batched forward pass of the segment (and the bootstrap state).
-        states = torch.as_tensor(np.asarray(observations), dtype=torch.float32)
-        values = critic(states).squeeze(-1)
-        bootstrap = 0.0 if terminated else float(values[-1].detach())
-        returns = np.empty(len(rewards))
-        for t in reversed(range(len(rewards))):
-            bootstrap = config.reward_scale * rewards[t] + config.gamma * bootstrap
-            returns[t] = bootstrap
-        target = torch.as_tensor(returns, dtype=torch.float32)
-        advantage = target - values[:-1]
-        out = actor(states[:-1])
-        if local.discrete:
-            logp_all = torch.log_softmax(out, -1)
-            index = torch.as_tensor(actions)[:, None]
-            logp = logp_all.gather(1, index).squeeze(1)
-            entropy = -(logp_all.exp() * logp_all).sum(-1)
-        else:
-            taken = torch.as_tensor(np.asarray(actions), dtype=torch.float32)
-            log_std = local.log_std
-            z = (taken - out) / log_std.exp()
-            logp = (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-            entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand(len(z))
-        # Summed over the segment, as the paper accumulates the per-step gradients.
-        policy_loss = -(logp * advantage.detach()).sum()
-        entropy_sum = entropy.sum()
-        value_loss = 0.5 * (advantage**2).sum()
-        actor_loss = policy_loss - config.entropy_beta * entropy_sum
+        loss, parts = _segment_loss(
+            actor, critic, local.log_std, observations, actions, rewards, terminated, config
+        )
         for p in local.params:
             p.grad = None
-        (actor_loss + config.value_coef * value_loss).backward()
+        loss.backward()
         # Separate networks, separate clips: a large critic gradient (early
         # value errors are large) must not shrink the policy's step.
         norms = [
@@ -474,11 +463,8 @@ def _worker_loop(
             config.rms_eps,
         )
 
-        n = len(rewards)
         for key, value in (
-            ("policy", float(policy_loss.detach()) / n),
-            ("value", float(value_loss.detach()) / n),
-            ("entropy", float(entropy_sum.detach()) / n),
+            *parts.items(),
             ("actor_grad_norm", float(norms[0])),
             ("critic_grad_norm", float(norms[1])),
         ):
@@ -488,6 +474,79 @@ def _worker_loop(
             messages.put(("loss", step, {k: v / config.loss_every for k, v in sums.items()}))
             sums = {}
     env.close()
+
+
+def _segment_loss(
+    actor: nn.Module,
+    critic: nn.Module,
+    log_std: nn.Parameter | None,
+    observations: list[np.ndarray],
+    actions: list[Any],
+    rewards: list[float],
+    terminated: bool,
+    config: A3CConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss ``L`` of the module docstring over one segment, and its parts per step.
+
+    Parameters
+    ----------
+    actor, critic : nn.Module
+        The worker's networks (possibly converted to feedback alignment).
+    log_std : nn.Parameter or None
+        The Gaussian policy's log standard deviation; None for discrete actions.
+    observations : list of np.ndarray
+        ``len(rewards) + 1`` states: the segment's and the one after its last
+        step, whose value bootstraps the return unless the episode ``terminated``.
+    actions : list
+        The actions taken (ints, or arrays for continuous actions).
+    rewards : list of float
+        The rewards received, before ``config.reward_scale``.
+    terminated : bool
+        Whether the segment ended in a terminal state (no bootstrap).
+    config : A3CConfig
+        ``gamma``, ``reward_scale``, ``entropy_beta`` and ``value_coef`` are used.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        Scalar to differentiate: policy loss ``- entropy_beta`` entropy
+        ``+ value_coef`` value loss, each summed over the segment.
+    parts : dict of str to float
+        ``policy``, ``value`` and ``entropy`` per step, for the loss log.
+    """
+    # One batched forward pass of the segment (and the bootstrap state).
+    states = torch.as_tensor(np.asarray(observations), dtype=torch.float32)
+    values = critic(states).squeeze(-1)
+    bootstrap = 0.0 if terminated else float(values[-1].detach())
+    returns = np.empty(len(rewards))
+    for t in reversed(range(len(rewards))):
+        bootstrap = config.reward_scale * rewards[t] + config.gamma * bootstrap
+        returns[t] = bootstrap
+    target = torch.as_tensor(returns, dtype=torch.float32)
+    advantage = target - values[:-1]
+    out = actor(states[:-1])
+    if log_std is None:
+        logp_all = torch.log_softmax(out, -1)
+        index = torch.as_tensor(actions)[:, None]
+        logp = logp_all.gather(1, index).squeeze(1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+    else:
+        taken = torch.as_tensor(np.asarray(actions), dtype=torch.float32)
+        z = (taken - out) / log_std.exp()
+        logp = (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand(len(z))
+    # Summed over the segment, as the paper accumulates the per-step gradients.
+    policy_loss = -(logp * advantage.detach()).sum()
+    entropy_sum = entropy.sum()
+    value_loss = 0.5 * (advantage**2).sum()
+    loss = policy_loss - config.entropy_beta * entropy_sum + config.value_coef * value_loss
+    n = len(rewards)
+    parts = {
+        "policy": float(policy_loss.detach()) / n,
+        "value": float(value_loss.detach()) / n,
+        "entropy": float(entropy_sum.detach()) / n,
+    }
+    return loss, parts
 
 
 def _convert(net: nn.Sequential, seed: int) -> nn.Sequential:
@@ -512,8 +571,11 @@ def train(
         Directory for ``checkpoint.pt``, ``metrics.nc``, ``episodes.csv`` and
         ``losses.csv`` (created if missing).
     resume : bool
-        Continue from ``out/checkpoint.pt`` if it exists: networks, RMSProp
-        statistics, global step and log.
+        Continue from ``out/checkpoint.pt`` (a missing one is an error):
+        networks, RMSProp statistics, global step and log. On SIGINT (Ctrl-C)
+        or SIGTERM the workers end after their current segment, the
+        checkpoint and metrics are written and ``KeyboardInterrupt`` names
+        them (the workers ignore SIGINT; only this process decides).
     progress : bool
         Show a tqdm progress bar of the global step.
 
@@ -523,8 +585,9 @@ def train(
         The run log (episodes, losses, evaluations) as written to ``metrics.nc``.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "checkpoint.pt"
+    if resume and not path.exists():
+        raise missing_checkpoint(path)
     # Seeded initialisation without resetting the caller's global torch RNG.
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
@@ -532,7 +595,7 @@ def train(
     square_avg = _rmsprop_init(shared.params)
     log = RunLog("a3c", config)
     start_step = 0
-    if resume and path.exists():
+    if resume:
         state = _load(path)
         try:
             shared.load_state(state)
@@ -576,49 +639,54 @@ def train(
     )
     running = len(workers)
     error, solved = None, None
-    try:
-        while running:
-            try:
-                kind, step, payload = messages.get(timeout=0.2)
-            except queue.Empty:
-                kind = None
-                if not any(w.is_alive() for w in workers):
-                    error = error or "a worker process died without a message"
-                    break
-            if kind == "episode":
-                log.episode(step, *payload)
-            elif kind == "loss":
-                log.loss(step, **payload)
-            elif kind == "done":
-                running -= 1
-            elif kind == "error":
-                error = payload
-                stop.value = True
-                running -= 1
-            now = counter.value
+    with StopSignals() as stopping:
+        try:
+            while running:
+                try:
+                    kind, step, payload = messages.get(timeout=0.2)
+                except queue.Empty:
+                    kind = None
+                    if not any(w.is_alive() for w in workers):
+                        error = error or "a worker process died without a message"
+                        break
+                if kind == "episode":
+                    log.episode(step, *payload)
+                elif kind == "loss":
+                    log.loss(step, **payload)
+                elif kind == "done":
+                    running -= 1
+                elif kind == "error":
+                    error = payload
+                    stop.value = True
+                    running -= 1
+                if stopping.received is not None:
+                    # Interrupted: workers end after their current segment and
+                    # report "done"; the loop drains their messages until then.
+                    stop.value = True
+                now = counter.value
+                if bar is not None:
+                    bar.update(now - bar.n)
+                if now >= next_checkpoint and running and not stop.value:
+                    # Workers keep updating meanwhile: like their own reads of the
+                    # shared weights (Hogwild), the saved copy may mix two updates.
+                    _save(path, config, shared, square_avg, log, now)
+                    next_checkpoint += config.checkpoint_every
+                if next_eval and now >= next_eval and running and not stop.value:
+                    next_eval = (now // config.eval_every + 1) * config.eval_every
+                    # Workers wait meanwhile: the evaluated policy is the one at
+                    # `now`, and evaluation does not compete with them for cores.
+                    pause.value = True
+                    solved = _evaluate_during(config, shared, log, counter.value)
+                    stop.value = solved is not None
+                    pause.value = False
+        finally:
+            stop.value = True
+            for w in workers:
+                w.join(timeout=10)
+                if w.is_alive():
+                    w.terminate()
             if bar is not None:
-                bar.update(now - bar.n)
-            if now >= next_checkpoint and running:
-                # Workers keep updating meanwhile: like their own reads of the
-                # shared weights (Hogwild), the saved copy may mix two updates.
-                _save(path, config, shared, square_avg, log, now)
-                next_checkpoint += config.checkpoint_every
-            if next_eval and now >= next_eval and running and not stop.value:
-                next_eval = (now // config.eval_every + 1) * config.eval_every
-                # Workers wait meanwhile: the evaluated policy is the one at
-                # `now`, and evaluation does not compete with them for cores.
-                pause.value = True
-                solved = _evaluate_during(config, shared, log, counter.value)
-                stop.value = solved is not None
-                pause.value = False
-    finally:
-        stop.value = True
-        for w in workers:
-            w.join(timeout=10)
-            if w.is_alive():
-                w.terminate()
-        if bar is not None:
-            bar.close()
+                bar.close()
     if error is not None:
         raise RuntimeError(f"A3C worker failed:\n{error}")
     if solved is not None:
@@ -631,16 +699,19 @@ def train(
     seconds = time.monotonic() - started
     step = int(counter.value)
     _save(path, config, shared, square_avg, log, step)
-
-    controller = shared.controller()
-    returns = evaluate(controller, config.env_id, config.eval_episodes, seed=config.seed + 10_000)
-    log.evaluation(step, returns)
     attrs = {
         "env_id": config.env_id,
         "steps_per_second": (step - start_step) / max(seconds, 1e-9),
         "workers": config.workers,
         "global_step": step,
     }
+    if stopping.received is not None and solved is None and step < config.total_steps:
+        log.write(out, **attrs, interrupted_at_step=step)
+        raise stopping.interrupted(step, out, path)
+
+    controller = shared.controller()
+    returns = evaluate(controller, config.env_id, config.eval_episodes, seed=config.seed + 10_000)
+    log.evaluation(step, returns)
     log.write(out, **attrs)
     return log.dataset(**attrs)
 
@@ -688,12 +759,9 @@ def _save(
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:  # unpickling errors come in many types
-        raise NeurosimError(f"{path}: not a loadable checkpoint ({err})") from None
-    if not isinstance(state, dict) or state.get("algorithm") != "a3c":
-        raise NeurosimError(f"{path}: not an A3C checkpoint")
+    state = load_torch(path, ("algorithm",))
+    if state["algorithm"] != "a3c":
+        raise NeurosimError(f"{path}: a {state['algorithm']} checkpoint, not an A3C one")
     return state
 
 

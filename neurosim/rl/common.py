@@ -9,7 +9,8 @@ algorithm stores its actor this way in its checkpoints.
 
 :class:`RunLog` collects episodes, losses and evaluations during training and
 writes them as one xarray Dataset (``metrics.nc``, with provenance) and CSV
-tables, atomically.
+tables, atomically. :class:`StopSignals` lets a trainer finish an interrupted
+run cleanly (metrics and a checkpoint written) on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import csv
 import dataclasses
 import itertools
 import json
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ __all__ = [
     "ACTIVATIONS",
     "Controller",
     "RunLog",
+    "StopSignals",
     "evaluate",
     "export_controller",
     "load_controller",
@@ -189,15 +193,14 @@ def load_controller(checkpoint: str | Path) -> tuple[Controller, dict[str, Any]]
     NeurosimError
         If the file is missing or is not an RL checkpoint.
     """
+    from neurosim.checkpoints import corrupt_checkpoint, load_torch
+
     path = Path(checkpoint)
-    if not path.is_file():
-        raise NeurosimError(f"{path}: no such checkpoint")
+    state = load_torch(path, ("controller", "config"))
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-        controller_state, config = state["controller"], dict(state["config"])
-    except Exception as err:  # unpickling errors have no common base class
-        raise NeurosimError(f"{path}: not an RL checkpoint ({type(err).__name__})") from None
-    return Controller.from_state(controller_state), config
+        return Controller.from_state(state["controller"]), dict(state["config"])
+    except (NeurosimError, TypeError, ValueError):
+        raise corrupt_checkpoint(path) from None
 
 
 def export_controller(checkpoint: str | Path, path: str | Path) -> Path:
@@ -343,3 +346,44 @@ def _write_csv(path: Path, header: list[str], rows) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+class StopSignals:
+    """Turn SIGINT (Ctrl-C) and SIGTERM into a request a training loop checks.
+
+    Inside ``with StopSignals() as stop:`` the first such signal only sets
+    ``stop.received`` (the signal's name); the loop stops at its next
+    consistent point, writes its checkpoint and metrics and calls
+    :meth:`interrupted`. A second signal interrupts at once
+    (``KeyboardInterrupt``). Outside the main thread, where Python cannot
+    install handlers, nothing changes.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+
+    def interrupted(self, step: int, out: Path, checkpoint: Path) -> KeyboardInterrupt:
+        """The exception that ends an interrupted run (the CLI prints it, exit 130)."""
+        return KeyboardInterrupt(
+            f"{self.received} at step {step}: metrics written to {out}, checkpoint "
+            f"{checkpoint} (continue with --resume)"
+        )

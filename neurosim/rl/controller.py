@@ -26,6 +26,7 @@ units' rates, the observations, the actions and the rewards on one time axis.
 from __future__ import annotations
 
 import json
+import re
 
 import brian2 as b2
 import numpy as np
@@ -76,10 +77,12 @@ def build_network(controller: Controller) -> tuple[list, list[b2.NeuronGroup]]:
         bias = linear.bias.detach().double().numpy()
         last = k == len(layers_spec)
         name = "output_layer" if last else f"hidden_layer_{k}"
+        # Whole-word substitution: the "x" in "exp" must stay.
+        rate = re.sub(r"\bx\b", "(I_syn + b)", ACTIVATION_CODE[act])
         eqs = f"""
         I_syn : 1
         b : 1 (constant)
-        r = {ACTIVATION_CODE[act].replace("x", "(I_syn + b)")} : 1
+        r = {rate} : 1
         """
         # order 2k: the summed update into this layer (order 2k - 1) comes after
         # the layer below has its current for this step.

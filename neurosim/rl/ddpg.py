@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +41,9 @@ import xarray as xr
 from torch import nn
 
 from neurosim.bridges.feedback import convert
-from neurosim.checkpoints import save_torch
+from neurosim.checkpoints import load_torch, missing_checkpoint, save_torch
 from neurosim.errors import NeurosimError
-from neurosim.rl.common import Controller, RunLog, evaluate, make_env, mlp
+from neurosim.rl.common import Controller, RunLog, StopSignals, evaluate, make_env, mlp
 
 __all__ = [
     "RESUMABLE",
@@ -397,12 +396,11 @@ def _float_tensors(module: nn.Module) -> list[torch.Tensor]:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
-        raise NeurosimError(f"{path}: not a DDPG checkpoint ({type(err).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise NeurosimError(f"{path}: not a DDPG checkpoint (format {_FORMAT} expected)")
+    state = load_torch(path, ("format",))
+    if state["format"] != _FORMAT:
+        raise NeurosimError(
+            f"{path}: not a DDPG checkpoint (format {state['format']!r}, {_FORMAT} expected)"
+        )
     return state
 
 
@@ -445,11 +443,14 @@ def train(
         Output folder; ``checkpoint.pt`` is rewritten (atomically) every
         ``config.checkpoint_every`` steps and at the end.
     resume : bool
-        Continue from ``out/checkpoint.pt`` if it exists: networks, optimizers,
+        Continue from ``out/checkpoint.pt`` (a missing one is an error): networks, optimizers,
         replay buffer, noise, random generators and log are restored, and the
         run goes on from the saved step to ``config.total_steps``. The episode
         interrupted by the checkpoint is not logged; a new one starts. Only the
         fields in :data:`RESUMABLE` may differ from the checkpoint's config.
+        On SIGINT (Ctrl-C) or SIGTERM the run stops after the current step,
+        writes its checkpoint and metrics and raises ``KeyboardInterrupt``
+        naming them, so ``resume`` loses nothing.
     progress : bool
         Show a tqdm progress bar.
 
@@ -468,8 +469,9 @@ def train(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "checkpoint.pt"
+    if resume and not path.exists():
+        raise missing_checkpoint(path)
 
     env = make_env(config.env_id)
     space = env.action_space
@@ -502,7 +504,7 @@ def train(
     log = RunLog("ddpg", config)
     step = updates = 0
 
-    if resume and path.exists():
+    if resume:
         state = _load(path)
         _check_resume(config, state["config"], path)
         for module, key in [
@@ -575,49 +577,55 @@ def train(
     episode_return, episode_length = 0.0, 0
     start, started = step, time.monotonic()
     bar = tqdm(total=config.total_steps, initial=step, disable=not progress, unit="step")
-    while step < config.total_steps:
-        step += 1
-        if step <= config.learning_starts:
-            action = rng.uniform(-1.0, 1.0, act_dim)
-        else:
-            actor.eval()  # batch norm: act with running statistics, not a batch of one
-            with torch.no_grad():
-                mu = actor(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
-            action = np.clip(mu + noise.sample(rng), -1.0, 1.0)
-        next_obs, reward, terminated, truncated, _ = env.step(action * scale + offset)
-        replay.add(obs, action, reward, next_obs, terminated)
-        episode_return += float(reward)
-        episode_length += 1
-        obs = next_obs
-        if terminated or truncated:
-            log.episode(step, episode_return, episode_length)
-            bar.set_postfix(episodic_return=f"{episode_return:.1f}")
-            obs, _ = env.reset()
-            noise.reset()
-            episode_return, episode_length = 0.0, 0
+    with StopSignals() as stop:
+        while step < config.total_steps and stop.received is None:
+            step += 1
+            if step <= config.learning_starts:
+                action = rng.uniform(-1.0, 1.0, act_dim)
+            else:
+                actor.eval()  # batch norm: act with running statistics, not a batch of one
+                with torch.no_grad():
+                    mu = actor(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
+                action = np.clip(mu + noise.sample(rng), -1.0, 1.0)
+            next_obs, reward, terminated, truncated, _ = env.step(action * scale + offset)
+            replay.add(obs, action, reward, next_obs, terminated)
+            episode_return += float(reward)
+            episode_length += 1
+            obs = next_obs
+            if terminated or truncated:
+                log.episode(step, episode_return, episode_length)
+                bar.set_postfix(episodic_return=f"{episode_return:.1f}")
+                obs, _ = env.reset()
+                noise.reset()
+                episode_return, episode_length = 0.0, 0
 
-        if step > config.learning_starts:
-            actor.train()
-            critic.train()
-            actor_loss, critic_loss = update()
-            updates += 1
-            if updates % config.log_every == 0:
-                log.loss(step, actor=actor_loss, critic=critic_loss)
-        if step % config.eval_every == 0 or step == config.total_steps:
-            returns = evaluate(
-                _controller(actor, low, high),
-                config.env_id,
-                config.eval_episodes,
-                seed=config.eval_seed,
-            )
-            log.evaluation(step, returns)
-            bar.set_postfix(eval_return=f"{returns.mean():.1f}")
-        if step % config.checkpoint_every == 0 or step == config.total_steps:
+            if step > config.learning_starts:
+                actor.train()
+                critic.train()
+                actor_loss, critic_loss = update()
+                updates += 1
+                if updates % config.log_every == 0:
+                    log.loss(step, actor=actor_loss, critic=critic_loss)
+            if step % config.eval_every == 0 or step == config.total_steps:
+                returns = evaluate(
+                    _controller(actor, low, high),
+                    config.env_id,
+                    config.eval_episodes,
+                    seed=config.eval_seed,
+                )
+                log.evaluation(step, returns)
+                bar.set_postfix(eval_return=f"{returns.mean():.1f}")
+            if step % config.checkpoint_every == 0 or step == config.total_steps:
+                checkpoint()
+            bar.update(1)
+        bar.close()
+        env.close()
+        steps_per_second = (step - start) / max(time.monotonic() - started, 1e-9)
+        attrs = {"env_id": config.env_id, "steps_per_second": steps_per_second}
+        if stop.received is not None and step < config.total_steps:
+            # Stopped between two steps: everything up to `step` is kept.
             checkpoint()
-        bar.update(1)
-    bar.close()
-    env.close()
-    steps_per_second = (step - start) / max(time.monotonic() - started, 1e-9)
-    attrs = {"env_id": config.env_id, "steps_per_second": steps_per_second}
+            log.write(out, **attrs, interrupted_at_step=step)
+            raise stop.interrupted(step, out, path)
     log.write(out, **attrs)
     return log.dataset(**attrs)

@@ -20,7 +20,7 @@ import yaml
 
 from neurosim.errors import NeurosimError
 
-__all__ = ["ALGORITHMS", "control", "make_config", "train"]
+__all__ = ["ALGORITHMS", "control", "control_out", "make_config", "train"]
 
 #: Algorithm name -> (module, config class).
 ALGORITHMS = {"a3c": ("neurosim.rl.a3c", "A3CConfig"), "ddpg": ("neurosim.rl.ddpg", "DDPGConfig")}
@@ -73,6 +73,19 @@ def make_config(algorithm: str, env_id: str, overrides: list[str] | None = None)
 def train(algorithm: str, config: Any, out: Path, *, resume: bool, progress: bool):
     """Train ``algorithm`` with ``config``; returns the metrics Dataset."""
     return _module(algorithm).train(config, out, resume=resume, progress=progress)
+
+
+def control_out(checkpoint: str | Path) -> Path:
+    """Default output folder of ``rl-control``: ``results/NAME/controller``.
+
+    ``NAME`` is the run folder of a ``checkpoint.pt`` written by ``rl-train``
+    and the file's stem otherwise (``data/rl/cartpole_a3c.pt`` ->
+    ``results/cartpole_a3c/controller``): outputs never land next to a
+    shipped checkpoint.
+    """
+    path = Path(checkpoint)
+    name = path.parent.name if path.stem == "checkpoint" and path.parent.name else path.stem
+    return Path("results") / name / "controller"
 
 
 def control(
