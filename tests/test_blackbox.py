@@ -212,8 +212,17 @@ def test_gp_samples_with_random_length_scales_scale_with_sqrt_dim(dim):
     assert np.log(l0).mean() == pytest.approx(np.log(np.sqrt(0.1 * 0.6)), abs=0.02)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Batch-1 LSTM steps: one thread is ~10x cheaper in CPU time on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("dim", [2, 3])
-def test_learned_optimizer_moves_towards_low_values(dim):
+def test_learned_optimizer_moves_towards_low_values(dim, one_torch_thread):
     # Direction test with the shipped weights: on each of 12 GP samples, the same
     # start point, once told f and once told -f (then it maximises f). A minimiser
     # must query lower values of f in the first run: the mean value over the 60
@@ -325,7 +334,7 @@ def test_standardized_values_match_the_training_standardization():
     assert np.all(np.isfinite(huge)) and np.all(np.abs(huge) <= np.sqrt(5))
 
 
-def test_missing_weights_message_gives_a_command_that_works(tmp_path, capsys):
+def test_missing_weights_message_gives_a_command_that_works(tmp_path, one_torch_thread):
     with pytest.raises(NeurosimError) as err:
         make_optimizer("learned", [(0.0, 1.0)] * 7)
     message = str(err.value)

@@ -3,8 +3,9 @@
 Hypothesis mutates a tiny valid protocol and the model file it names with
 hostile values: wrong types, NaN and infinities, huge and negative numbers,
 deep and long expressions, odd names, unknown keys, deleted keys and YAML
-alias bombs. Every variant goes through ``neurosim run FILE --check`` (the
-full validation and memory estimate, no simulation) and must end with exit
+alias bombs, in the files and in ``--set`` overrides. Every variant goes
+through ``neurosim run FILE --check`` (the full validation and memory
+estimate, no simulation) and must end with exit
 status 0, or 2 with one line under 300 characters and no traceback, within
 10 s, with nothing written in the working folder or under ``--out``.
 
@@ -153,6 +154,16 @@ values = st.one_of(
 
 
 @st.composite
+def overrides(draw):
+    """Zero or one ``--set KEY=VALUE`` with a hostile value in YAML flow syntax."""
+    if draw(st.integers(0, 3)):
+        return []
+    key = ".".join(str(part) for part in draw(st.sampled_from(PROTOCOL_PATHS)))
+    text = yaml.safe_dump(draw(values), default_flow_style=True, allow_unicode=True, width=10**6)
+    return [f"{key}={text.removesuffix(chr(10)).removesuffix(chr(10) + '...')}"]
+
+
+@st.composite
 def variants(draw):
     """A (protocol, model) pair with one to three hostile mutations."""
     protocol, model = copy.deepcopy(PROTOCOL), copy.deepcopy(MODEL)
@@ -184,8 +195,8 @@ def variants(draw):
     deadline=None,  # a hang is caught by the alarm, not by timing
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(variant=variants())
-def test_every_variant_is_valid_or_one_line(variant):
+@given(variant=variants(), sets=overrides())
+def test_every_variant_is_valid_or_one_line(variant, sets):
     protocol, model = variant
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -198,7 +209,8 @@ def test_every_variant_is_valid_or_one_line(variant):
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 with alarm(LIMIT_S):
-                    status = main(["run", "fuzz.yaml", "--check", "--out", "out"])
+                    args = ["run", "fuzz.yaml", "--check", "--out", "out"]
+                    status = main(args + [a for s in sets for a in ("--set", s)])
         finally:
             os.chdir(cwd)
         assert sorted(work.iterdir()) == before  # nothing written, --out not created

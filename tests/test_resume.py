@@ -87,13 +87,18 @@ def test_killed_three_times_then_resumed_equals_uninterrupted(straight, tmp_path
     out = tmp_path / "killed"
     recording = out / f"{NAME}.nc"
 
-    # 1. mid-epoch: SIGKILL once epoch 0's checkpoint is there, during epoch 1
+    # 1. mid-epoch: SIGKILL once epoch 0's checkpoint is there, during epoch 1;
+    # to the whole process group, so that a cpp_standalone binary dies too
     proc = subprocess.Popen(
-        command(out), env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command(out),
+        env=environment(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     while not (out / "checkpoint.npz").exists() and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     assert checkpoint_epoch(out) == 1 and not recording.exists()
 

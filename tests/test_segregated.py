@@ -180,6 +180,39 @@ def test_resume_is_bit_identical(mnist, tmp_path):
     np.testing.assert_array_equal(full["test_errors"], resumed["test_errors"])
 
 
+def test_hidden_learning_helps_and_points_along_backprop(mnist):
+    # System level, at a budget where hidden learning shows: a 30-unit hidden
+    # layer on the first 3,000 shipped images, tested on 500. The same network
+    # with hidden learning off (output layer only) stays near chance; with the
+    # local rule the hidden updates lie within 90 degrees of backprop's.
+    # Measured (seeds 0, 1): test error 65.0, 63.0 % against 88.0, 90.4 % with
+    # hidden learning off; training error over examples 2001-3000 76.9, 77.9
+    # against 90.0, 88.3 %; mean angle to backprop over the last quarter of
+    # the probes 83.6, 82.3 degrees (86-89 over the first quarter). A hidden
+    # rule with its sign flipped turns the angle to 180 minus that (> 90).
+    kwargs = {
+        "n_epochs": 1,
+        "n_train": 3000,
+        "n_test": 500,
+        "target": "cpp_standalone",
+        "cache_dir": CACHE,
+        "record_neurons": 0,
+    }
+    results = {}
+    for name, rates in (("on", (0.21, 0.21)), ("off", (0.0, 0.21))):
+        config = SegregatedConfig(hidden_sizes=(30,), learning_rates=rates, seed=0, angle_every=10)
+        res = train(config, *mnist, **kwargs)
+        epoch = res["epochs"][0]
+        results[name] = (res["test_errors"][-1], 100 * (1 - epoch["train_correct"][-1000:].mean()))
+        if name == "on":
+            angles = epoch["bp_angle"]
+    (test_on, train_on), (test_off, train_off) = results["on"], results["off"]
+    assert test_on < test_off - 10
+    assert train_on < train_off - 5
+    assert len(angles) == 300 and np.isfinite(angles).all()
+    assert np.mean(angles[len(angles) // 2 :]) < 88.0
+
+
 def test_learns_well_below_chance(mnist):
     # The paper's (500,) network on the shipped subset, one standalone run
     # (~25 s of compiling when cold, ~20 s of simulation). Early learning is

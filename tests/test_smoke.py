@@ -38,7 +38,8 @@ def test_targets_agree(tmp_path):
     traces = {}
     for target in ("numpy", "cython", "cpp_standalone"):
         protocol = load_protocol(
-            "smoke_passive", [f"target={target}", "duration=100 ms", "analysis=[]"]
+            "smoke_passive",
+            [f"target={target}", "duration=100 ms", "stimuli.0.stop=80 ms", "analysis=[]"],
         )
         ds = run_protocol(protocol, tmp_path / target, progress=False).dataset
         assert ds.attrs["target"] == target

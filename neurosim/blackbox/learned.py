@@ -334,7 +334,8 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
         raise NeurosimError(
             f"no shipped learned-optimizer weights for dimension {dim} (shipped: "
             f"{', '.join(map(str, shipped)) or 'none'}): train them with `neurosim "
-            f"train-optimizer --dim {dim} --export dim{dim}.pt` and pass weights='dim{dim}.pt', "
+            f"train-optimizer --dim {dim} --export dim{dim}.pt` and pass weights='dim{dim}.pt' "
+            f"(neurosim tune: --weights dim{dim}.pt), "
             "or use another optimizer (cma, random, botorch)"
         )
     path = Path(path) if path is not None else pretrained_path(dim)

@@ -322,6 +322,28 @@ def tune(
 
     Parameters
     ----------
+    protocol : str or Path
+        Protocol file or shipped protocol name.
+    params : list of TuneParam
+        The tuned settings and their ranges (:func:`parse_param`).
+    metric : str
+        Recording variable to minimise (its last value).
+    optimizer : str
+        ``cma``, ``random``, ``learned`` or ``botorch``.
+    budget : int
+        Number of trials, failed ones included.
+    maximize : bool
+        Maximise the metric instead.
+    seed : int
+        Optimizer seed.
+    out_dir : str or Path
+        ``tune.nc`` and one ``trialNNNN/`` folder per trial go here.
+    overrides : list of str, optional
+        ``--set`` overrides applied in every trial.
+    resume : bool
+        Replay the trials of ``<out_dir>/tune.nc`` and continue to ``budget``.
+    progress : bool
+        Show a progress bar.
     weights : str or Path, optional
         Weights of the ``learned`` optimizer (default: the shipped ones).
 

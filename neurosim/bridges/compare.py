@@ -13,6 +13,13 @@ with backprop, feedback alignment, DFA and shallow learning, and writes:
 
 The torch networks use the sigmoid of the segregated network's rate
 equivalent (see :mod:`neurosim.bridges.segregated`) unless told otherwise.
+
+Every network trains on the first ``train_examples`` training images in the
+same order each epoch (:func:`neurosim.datasets.epoch_order` with the
+protocol's seed; ``training.shuffle: false`` for file order) and is tested on
+the first ``test_examples`` test images; the ``train_order`` variable holds,
+per network, the digests of the orders it used
+(:func:`neurosim.datasets.order_digest`), equal for all.
 """
 
 from __future__ import annotations
