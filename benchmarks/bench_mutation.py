@@ -176,7 +176,7 @@ def run_group(
             with open(base / "pyproject.toml", "a") as f:
                 f.write(_mutmut_config(group))
             stamp.write_text(time.strftime("%H:%M UTC", time.gmtime()))
-        copied = stamp.read_text()
+        copied = stamp.read_text().strip()
         mutmut = Path(sys.executable).with_name("mutmut")
         env = {
             **os.environ,

@@ -287,12 +287,16 @@ def test_entropy_bonus_raises_entropy_when_advantages_vanish():
 
 def test_bootstrap_from_the_critic_unless_terminated():
     actor, critic, _, observations, actions, rewards = _segment(True, 0.0, steps=3)
-    nn.init.constant_(critic[-1].bias, 2.0)  # V = 2 everywhere
+    nn.init.normal_(critic[-1].weight)  # a value that differs from state to state
+    nn.init.constant_(critic[-1].bias, 2.0)
+    with torch.no_grad():
+        v = critic(torch.as_tensor(np.asarray(observations))).squeeze(-1).numpy()
+    assert np.ptp(v) > 0.1
     config = A3CConfig(gamma=0.5, value_coef=1.0)
-    # Truncated: R_t = 0.5^(3 - t) V(s_3), advantage R_t - 2.
+    # Truncated: R_t = 0.5^(3 - t) V(s_3), the critic's value of the state after the segment.
     _, truncated = _segment_loss(actor, critic, None, observations, actions, rewards, False, config)
-    expected = 0.5 * ((2 * 0.5 ** np.array([3, 2, 1]) - 2) ** 2).mean()
-    assert truncated["value"] == pytest.approx(expected, rel=1e-6)
-    # Terminated: no future, every return is 0 and every advantage -2.
+    expected = 0.5 * ((v[3] * 0.5 ** np.array([3, 2, 1]) - v[:3]) ** 2).mean()
+    assert truncated["value"] == pytest.approx(expected, rel=1e-5)
+    # Terminated: no future, every return is 0 and every advantage -V(s_t).
     _, ended = _segment_loss(actor, critic, None, observations, actions, rewards, True, config)
-    assert ended["value"] == pytest.approx(0.5 * 4.0, rel=1e-6)
+    assert ended["value"] == pytest.approx(0.5 * (v[:3] ** 2).mean(), rel=1e-5)

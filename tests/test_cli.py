@@ -116,3 +116,18 @@ def test_set_and_grid_read_numbers_as_numbers():
     assert parse_grid(["training.learning_rate=1e-3,2e-3"]) == {
         "training.learning_rate": [0.001, 0.002]
     }
+
+
+def test_rl_train_set_reads_numbers_and_checks_their_type():
+    from neurosim.rl.run import make_config
+
+    config = make_config("ddpg", "Pendulum-v1", ["actor_lr=1e-3", "batch_size=32"])
+    assert config.actor_lr == 0.001
+    assert config.batch_size == 32
+    for bad, message in [
+        ("actor_lr=abc", "expected a number"),
+        ("batch_size=1.5", "expected an integer"),
+        ("nope=1", "has no field 'nope'"),
+    ]:
+        with pytest.raises(NeurosimError, match=message):
+            make_config("ddpg", "Pendulum-v1", [bad])

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from neurosim.errors import NeurosimError
+from neurosim.schema import load_yaml_text
 
 __all__ = ["ALGORITHMS", "control", "control_out", "make_config", "train"]
 
@@ -49,6 +49,9 @@ def make_config(algorithm: str, env_id: str, overrides: list[str] | None = None)
     module = _module(algorithm)
     cls = getattr(module, ALGORITHMS[algorithm][1])
     fields = {f.name for f in dataclasses.fields(cls)}
+    defaults = {
+        f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+    }
     values: dict[str, Any] = {"env_id": env_id, **getattr(module, "TUNED", {}).get(env_id, {})}
     for item in overrides or []:
         if "=" not in item:
@@ -59,15 +62,31 @@ def make_config(algorithm: str, env_id: str, overrides: list[str] | None = None)
                 f"--set {item!r}: {cls.__name__} has no field {key!r} "
                 f"(fields: {', '.join(sorted(fields))})"
             )
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise NeurosimError(f"--set {item!r}: cannot read value {text!r}") from None
-        values[key] = tuple(value) if isinstance(value, list) else value
+        # YAML 1.2 numbers: "1e-3" is 0.001, not the string YAML 1.1 makes of it
+        value = load_yaml_text(text, f"--set {key}")
+        value = tuple(value) if isinstance(value, list) else value
+        values[key] = _typed(value, defaults.get(key), item)
     try:
         return cls(**values)
     except TypeError as err:
         raise NeurosimError(f"{cls.__name__}: {err}") from None
+
+
+def _typed(value: Any, default: Any, item: str) -> Any:
+    """``value`` checked against the type of the field's default (ints widen to floats)."""
+    if default is None or isinstance(default, str | tuple):
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise NeurosimError(f"--set {item!r}: expected true or false")
+        return value
+    if isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise NeurosimError(f"--set {item!r}: expected a number")
+        if isinstance(default, int) and not isinstance(value, int):
+            raise NeurosimError(f"--set {item!r}: expected an integer")
+        return float(value) if isinstance(default, float) else value
+    return value
 
 
 def train(algorithm: str, config: Any, out: Path, *, resume: bool, progress: bool):
