@@ -1,7 +1,17 @@
 import logging
+import os
 from pathlib import Path
 
-import pytest
+# One thread per library, for this process and the neurosim processes the tests start:
+# the tests' networks are small, and on a busy 2-core machine a second torch or BLAS
+# thread waiting for a core makes a small step ten times slower.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parent.parent
 
