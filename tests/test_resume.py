@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from segregated_small import SMALL_OVERRIDES
 
 from neurosim.atomic import KILL_AT
 from neurosim.cli import main
@@ -26,18 +27,7 @@ from neurosim.recording import load_recording
 from neurosim.runner import write_outputs
 
 NAME = "segregated_mnist_demo"
-# Two epochs of a tiny network: small enough to run several times, big
-# enough that every output (quick tests, plateaus, traces, phases) exists.
-TINY = [
-    "training.hidden_sizes=[30]",
-    "training.train_examples=40",
-    "training.test_examples=20",
-    "training.test_every=20",
-    "training.quick_test_examples=10",
-    "training.trace_steps=[0, 120]",
-    "training.record_neurons=3",
-    "training.epochs=2",
-]
+TINY = [*SMALL_OVERRIDES, "training.epochs=2"]
 
 
 def command(out, resume=False):

@@ -2,27 +2,17 @@
 
 import numpy as np
 import pytest
+from segregated_small import SMALL_OVERRIDES
 
 from neurosim import load_protocol, load_recording
 from neurosim.cli import main
 from neurosim.errors import NeurosimError
 
-# a small network and budget: compiled once, shared by the tests of this file
-SMALL = [
-    "training.hidden_sizes=[30]",
-    "training.train_examples=40",
-    "training.test_examples=20",
-    "training.test_every=20",
-    "training.quick_test_examples=10",
-    "training.trace_steps=[0, 120]",
-    "training.record_neurons=3",
-]
-
 
 def run(out, *extra, resume=False):
     args = ["run", "segregated_mnist_demo", "--out", str(out), "--quiet"]
     args += ["--resume"] if resume else []
-    for item in [*SMALL, *extra]:
+    for item in [*SMALL_OVERRIDES, *extra]:
         args += ["--set", item]
     assert main(args) == 0
 

@@ -109,10 +109,9 @@ class AskTell:
         self.bounds = b
         self.dim = len(b)
         self.seed = check_seed(seed)
-        self.rng = np.random.default_rng(self.seed)
         self.X: list[np.ndarray] = []
         self.y: list[float] = []
-        self._start = self.rng.uniform(b[:, 0], b[:, 1])
+        self._start = np.random.default_rng(self.seed).uniform(b[:, 0], b[:, 1])
 
     # Unit box [-1, 1]^d <-> user box.
     def to_unit(self, x: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ from torch import nn
 from neurosim.blackbox.gp import GPFunctions, evaluate, sample_gp_functions, se_kernel
 from neurosim.checkpoints import resume_torch, save_torch
 from neurosim.errors import NeurosimError
+from neurosim.memory import require_memory
 
 __all__ = [
     "LOSSES",
@@ -215,6 +216,18 @@ class TrainConfig:
             )
         if self.horizon < 2 or self.iterations < 1 or self.batch < 1:
             raise NeurosimError("TrainConfig: horizon >= 2, iterations >= 1 and batch >= 1")
+        # float32 tensors of one iteration: the GP samples' frequencies (B, M, d), and
+        # what autograd keeps over the horizon (features (B, M) and LSTM gates per step);
+        # x3 for gradients and temporaries.
+        floats = self.batch * (
+            self.n_features * self.dim
+            + self.horizon * (2 * self.n_features + 8 * self.hidden * self.layers + 4 * self.dim)
+        )
+        require_memory(
+            {"training batch": 3 * 4.0 * floats},
+            "TrainConfig",
+            "use a smaller dim, batch, n_features or horizon",
+        )
 
 
 def train_optimizer(
@@ -327,7 +340,11 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
     NeurosimError
         If no weights exist for ``dim`` or the file does not hold a network.
     """
-    if path is None and not pretrained_path(dim).is_file():
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise NeurosimError(f"no learned-optimizer weights for dimension {dim} at {path}")
+    elif not (path := pretrained_path(dim)).is_file():
         shipped = sorted(
             int(p.stem[3:]) for p in PRETRAINED_DIR.glob("dim*.pt") if p.stem[3:].isdigit()
         )
@@ -338,9 +355,6 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
             f"(neurosim tune: --weights dim{dim}.pt), "
             "or use another optimizer (cma, random, botorch)"
         )
-    path = Path(path) if path is not None else pretrained_path(dim)
-    if not path.is_file():
-        raise NeurosimError(f"no learned-optimizer weights for dimension {dim} at {path}")
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
         cfg = state["config"]

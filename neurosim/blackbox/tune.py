@@ -376,24 +376,7 @@ def tune(
     sign = -1.0 if maximize else 1.0
     trials = _Trials(lambda: make_optimizer(optimizer, bounds, seed=seed, **options), sign)
     if resume and store.exists():
-        try:
-            old = load_recording(store)
-            old.params, old.metric  # noqa: B018 (present in every tune record)
-        except (OSError, ValueError, KeyError, AttributeError):
-            raise NeurosimError(f"--resume: {store} is truncated or not a tune record") from None
-        # files written before units existed have no unit coordinate: plain numbers
-        units = old["unit"].values if "unit" in old.coords else ["1"] * old.sizes["param"]
-        stored = [f"{k} [{u}]" for k, u in zip(old.param.values, units, strict=True)]
-        wanted = [f"{p.key} [{p.unit or '1'}]" for p in params]
-        if stored != wanted:
-            raise NeurosimError(
-                f"--resume: {store} tunes {', '.join(stored)}, not {', '.join(wanted)} "
-                "(give the same --param keys and units, or another --out)"
-            )
-        status = old["status"].values if "status" in old else ["ok"] * old.sizes["trial"]
-        message = old["message"].values if "message" in old else [""] * old.sizes["trial"]
-        for x, y, s, m in zip(old.params.values, old.metric.values, status, message, strict=True):
-            trials.add(np.asarray(x, float), float(y), str(s), str(m))
+        _replay(store, params, trials)
     started = now()
     bar = None
     if progress:
@@ -431,6 +414,26 @@ def tune(
     return load_recording(store)
 
 
+def _replay(store: Path, params: list[TuneParam], trials: _Trials) -> None:
+    """Add the trials of an earlier run's ``tune.nc`` (``--resume``)."""
+    old = load_recording(store)  # an unreadable file: "... is truncated or not a ..."
+    if not {"params", "metric", "param", "trial"} <= set(old.variables):
+        raise NeurosimError(f"--resume: {store} is truncated or not a tune record")
+    # files written before units existed have no unit coordinate: plain numbers
+    units = old["unit"].values if "unit" in old.coords else ["1"] * old.sizes["param"]
+    stored = [f"{k} [{u}]" for k, u in zip(old.param.values, units, strict=True)]
+    wanted = [f"{p.key} [{p.unit or '1'}]" for p in params]
+    if stored != wanted:
+        raise NeurosimError(
+            f"--resume: {store} tunes {', '.join(stored)}, not {', '.join(wanted)} "
+            "(give the same --param keys and units, or another --out)"
+        )
+    status = old["status"].values if "status" in old else ["ok"] * old.sizes["trial"]
+    message = old["message"].values if "message" in old else [""] * old.sizes["trial"]
+    for x, y, s, m in zip(old.params.values, old.metric.values, status, message, strict=True):
+        trials.add(np.asarray(x, float), float(y), str(s), str(m))
+
+
 class _Trials:
     """The trials so far and the optimizer that has been told them.
 
@@ -460,15 +463,14 @@ class _Trials:
         self.status.append(status)
         self.message.append(message)
         worst = self._worst()
+        first = len(self.xs) - 1  # tell the new trial only ...
         if worst != self.penalty and self.ok_count() < len(self.status):
-            # Replay to a fresh optimizer so that every failure is told the same penalty.
-            self.penalty = worst
-            self.opt = self.make()
-            for xi, yi, si in zip(self.xs, self.ys, self.status, strict=True):
-                self.opt.tell(xi, self.sign * yi if si == "ok" else worst)
-        else:
-            self.penalty = worst
-            self.opt.tell(x, self.sign * y if status == "ok" else worst)
+            # ... or replay all to a fresh optimizer: every failure gets the same penalty.
+            self.opt, first = self.make(), 0
+        self.penalty = worst
+        for i in range(first, len(self.xs)):
+            ok = self.status[i] == "ok"
+            self.opt.tell(self.xs[i], self.sign * self.ys[i] if ok else worst)
 
     def ask(self) -> np.ndarray:
         return self.opt.ask()

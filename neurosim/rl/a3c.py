@@ -47,6 +47,7 @@ import copy
 import dataclasses
 import math
 import multiprocessing as std_mp
+import os
 import queue
 import signal
 import time
@@ -61,7 +62,7 @@ import torch.multiprocessing as mp
 import xarray as xr
 from torch import nn
 
-from neurosim.checkpoints import load_torch, missing_checkpoint, save_torch
+from neurosim.checkpoints import missing_checkpoint, save_torch
 from neurosim.errors import NeurosimError
 from neurosim.rl.common import (
     ACTIVATIONS,
@@ -69,6 +70,7 @@ from neurosim.rl.common import (
     RunLog,
     StopSignals,
     evaluate,
+    load_checkpoint,
     make_env,
     mlp,
 )
@@ -183,6 +185,12 @@ class A3CConfig:
                 raise NeurosimError(
                     f"A3CConfig.{name}: has to be an integer, got {getattr(self, name)!r}"
                 )
+        if self.workers > max_workers():
+            # each worker is a process with its own environment and torch state
+            raise NeurosimError(
+                f"A3CConfig.workers: at most {max_workers()} on this machine "
+                f"({os.cpu_count()} cores), got {self.workers}"
+            )
         for name in ("gamma", "rms_alpha"):
             if not 0 <= getattr(self, name) < 1:
                 raise NeurosimError(
@@ -294,6 +302,11 @@ class _Agent:
         if self.log_std is not None:
             with torch.no_grad():
                 self.log_std.copy_(state["log_std"])
+
+
+def max_workers() -> int:
+    """Most workers a run may start here: 4 per core, and never fewer than 64."""
+    return max(64, 4 * (os.cpu_count() or 1))
 
 
 def _make_agent(config: A3CConfig) -> _Agent:
@@ -706,8 +719,7 @@ def train(
         "global_step": step,
     }
     if stopping.received is not None and solved is None and step < config.total_steps:
-        log.write(out, **attrs, interrupted_at_step=step)
-        raise stopping.interrupted(step, out, path)
+        raise stopping.interrupted(log, out, step, **attrs)
 
     controller = shared.controller()
     returns = evaluate(controller, config.env_id, config.eval_episodes, seed=config.seed + 10_000)
@@ -759,10 +771,7 @@ def _save(
 
 
 def _load(path: Path) -> dict[str, Any]:
-    state = load_torch(path, ("algorithm",))
-    if state["algorithm"] != "a3c":
-        raise NeurosimError(f"{path}: a {state['algorithm']} checkpoint, not an A3C one")
-    return state
+    return load_checkpoint(path, "algorithm", "a3c", "an A3C")
 
 
 def load_controller(checkpoint: str | Path) -> Controller:
@@ -780,8 +789,6 @@ def load_controller(checkpoint: str | Path) -> Controller:
         not an A3C checkpoint.
     """
     path = Path(checkpoint)
-    if not path.is_file():
-        raise NeurosimError(f"{path}: no such checkpoint file")
     state = _load(path)
     try:
         return Controller.from_state(state["controller"])

@@ -33,6 +33,7 @@ from torch import nn
 
 from neurosim.atomic import atomic_path
 from neurosim.errors import NeurosimError
+from neurosim.memory import require_memory
 
 __all__ = [
     "ACTIVATIONS",
@@ -41,6 +42,7 @@ __all__ = [
     "StopSignals",
     "evaluate",
     "export_controller",
+    "load_checkpoint",
     "load_controller",
     "make_env",
     "mlp",
@@ -87,6 +89,12 @@ def mlp(sizes: list[int], activation: str, out_activation: str | None = None) ->
             raise NeurosimError(
                 f"activation: has to be one of {', '.join(ACTIVATIONS)}, got {name!r}"
             )
+    # Every agent's networks are built here: refuse widths the machine cannot hold
+    # (float32 weights x8: gradients, two optimizer moments, a target or shared copy).
+    n_params = sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes))
+    require_memory(
+        {"network": 8 * 4.0 * n_params}, f"hidden {list(sizes[1:-1])}", "use narrower layers"
+    )
     layers: list[nn.Module] = []
     for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
@@ -201,6 +209,25 @@ def load_controller(checkpoint: str | Path) -> tuple[Controller, dict[str, Any]]
         return Controller.from_state(state["controller"]), dict(state["config"])
     except (NeurosimError, TypeError, ValueError):
         raise corrupt_checkpoint(path) from None
+
+
+def load_checkpoint(path: str | Path, key: str, value: Any, what: str) -> dict[str, Any]:
+    """A trainer's own checkpoint: a torch checkpoint whose ``key`` holds ``value``.
+
+    Raises
+    ------
+    NeurosimError
+        If the file is missing or unreadable, or ``key`` holds another value
+        (``what`` names the expected kind, e.g. ``"an A3C"``).
+    """
+    from neurosim.checkpoints import load_torch
+
+    state = load_torch(path, (key,))
+    if state[key] != value:
+        raise NeurosimError(
+            f"{path}: not {what} checkpoint ({key} {state[key]!r}, {value!r} expected)"
+        )
+    return state
 
 
 def export_controller(checkpoint: str | Path, path: str | Path) -> Path:
@@ -353,8 +380,8 @@ class StopSignals:
 
     Inside ``with StopSignals() as stop:`` the first such signal only sets
     ``stop.received`` (the signal's name); the loop stops at its next
-    consistent point, writes its checkpoint and metrics and calls
-    :meth:`interrupted`. A second signal interrupts at once
+    consistent point, writes its checkpoint and raises what
+    :meth:`interrupted` returns (it writes the metrics). A second signal interrupts at once
     (``KeyboardInterrupt``). Outside the main thread, where Python cannot
     install handlers, nothing changes.
     """
@@ -381,9 +408,13 @@ class StopSignals:
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
 
-    def interrupted(self, step: int, out: Path, checkpoint: Path) -> KeyboardInterrupt:
-        """The exception that ends an interrupted run (the CLI prints it, exit 130)."""
+    def interrupted(self, log: RunLog, out: Path, step: int, **attrs: Any) -> KeyboardInterrupt:
+        """Write the metrics of the run stopped at ``step`` (its checkpoint is written).
+
+        Returns the exception that ends the run (the CLI prints it, exit 130).
+        """
+        log.write(out, **attrs, interrupted_at_step=step)
         return KeyboardInterrupt(
             f"{self.received} at step {step}: metrics written to {out}, checkpoint "
-            f"{checkpoint} (continue with --resume)"
+            f"{out / 'checkpoint.pt'} (continue with --resume)"
         )

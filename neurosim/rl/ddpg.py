@@ -41,9 +41,18 @@ import xarray as xr
 from torch import nn
 
 from neurosim.bridges.feedback import convert
-from neurosim.checkpoints import load_torch, missing_checkpoint, save_torch
+from neurosim.checkpoints import missing_checkpoint, save_torch
 from neurosim.errors import NeurosimError
-from neurosim.rl.common import Controller, RunLog, StopSignals, evaluate, make_env, mlp
+from neurosim.memory import require_memory
+from neurosim.rl.common import (
+    Controller,
+    RunLog,
+    StopSignals,
+    evaluate,
+    load_checkpoint,
+    make_env,
+    mlp,
+)
 
 __all__ = [
     "RESUMABLE",
@@ -330,6 +339,11 @@ class _Replay:
     FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+        require_memory(
+            {"replay buffer": 4.0 * capacity * (2 * obs_dim + act_dim + 2)},
+            f"buffer_size {capacity}",
+            "use a smaller buffer_size",
+        )
         self.capacity, self.pos, self.size = capacity, 0, 0
         self.obs = np.zeros((capacity, obs_dim), np.float32)
         self.action = np.zeros((capacity, act_dim), np.float32)
@@ -396,12 +410,7 @@ def _float_tensors(module: nn.Module) -> list[torch.Tensor]:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    state = load_torch(path, ("format",))
-    if state["format"] != _FORMAT:
-        raise NeurosimError(
-            f"{path}: not a DDPG checkpoint (format {state['format']!r}, {_FORMAT} expected)"
-        )
-    return state
+    return load_checkpoint(path, "format", _FORMAT, "a DDPG")
 
 
 def _check_resume(config: DDPGConfig, saved: dict[str, Any], path: Path) -> None:
@@ -625,7 +634,6 @@ def train(
         if stop.received is not None and step < config.total_steps:
             # Stopped between two steps: everything up to `step` is kept.
             checkpoint()
-            log.write(out, **attrs, interrupted_at_step=step)
-            raise stop.interrupted(step, out, path)
+            raise stop.interrupted(log, out, step, **attrs)
     log.write(out, **attrs)
     return log.dataset(**attrs)

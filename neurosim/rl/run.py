@@ -74,13 +74,10 @@ def make_config(algorithm: str, env_id: str, overrides: list[str] | None = None)
 
 def _typed(value: Any, default: Any, item: str) -> Any:
     """``value`` checked against the type of the field's default (ints widen to floats)."""
-    if default is None or isinstance(default, str | tuple):
-        return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise NeurosimError(f"--set {item!r}: expected true or false")
-        return value
-    if isinstance(default, int | float):
+    elif isinstance(default, int | float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise NeurosimError(f"--set {item!r}: expected a number")
         if isinstance(default, int) and not isinstance(value, int):
