@@ -14,15 +14,9 @@ import sys
 from pathlib import Path
 
 from neurosim._version import __version__
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, one_line
 
 __all__ = ["main"]
-
-
-def _one_line(message: str, limit: int = 280) -> str:
-    """The message on one line of at most ``limit`` characters (a last safeguard)."""
-    text = " ".join(message.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -437,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     except NeurosimError as err:
         if args.debug:
             raise
-        print(f"neurosim: error: {_one_line(str(err))}", file=sys.stderr)
+        # one line of at most 280 characters, a last safeguard
+        print(f"neurosim: error: {one_line(str(err), 280)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         # a trainer that stopped cleanly says where its checkpoint is

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reprlib
 from typing import Any
 
-__all__ = ["MAX_EXCERPT", "NeurosimError", "excerpt"]
+__all__ = ["MAX_EXCERPT", "NeurosimError", "excerpt", "one_line"]
 
 #: Longest excerpt of a user's value that an error message quotes.
 MAX_EXCERPT = 60
@@ -45,8 +45,16 @@ def excerpt(value: Any, limit: int = MAX_EXCERPT) -> str:
         text = _REPR.repr(value)
     except Exception:  # a foreign object whose repr fails: name its type only
         text = f"<{type(value).__name__}>"
+    closing = text[:1] if text[:1] in ("'", '"') else ""
+    return one_line(text, limit, closing)
+
+
+def one_line(text: str, limit: int, closing: str = "") -> str:
+    """``text`` with its whitespace runs made single spaces, cut to ``limit`` characters.
+
+    A cut text ends in ``...`` followed by ``closing`` (a quote to close).
+    """
     text = " ".join(text.split())
     if len(text) > limit:
-        closing = text[0] if text[0] in "'\"" else ""
         text = text[: limit - 3 - len(closing)] + "..." + closing
     return text

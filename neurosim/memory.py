@@ -44,7 +44,9 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} PB"
 
 
-def require_memory(parts: dict[str, float], where: str, advice: str) -> None:
+def require_memory(
+    parts: dict[str, float], where: str, advice: str, subject: str | None = None
+) -> None:
     """Refuse, in one line, a job whose estimated memory exceeds what is available.
 
     Parameters
@@ -55,6 +57,8 @@ def require_memory(parts: dict[str, float], where: str, advice: str) -> None:
         What is refused (a file and key, a config class).
     advice : str
         What to make smaller.
+    subject : str, optional
+        What needs the memory, if ``where`` does not say it (``"the run"``).
 
     Raises
     ------
@@ -67,7 +71,8 @@ def require_memory(parts: dict[str, float], where: str, advice: str) -> None:
     if available is None or total <= available:
         return
     detail = ", ".join(f"{k} {format_bytes(v)}" for k, v in parts.items() if v)
+    who = f"{subject} needs" if subject else "needs"
     raise NeurosimError(
-        f"{where}: needs about {format_bytes(total)} of memory ({detail}), more than the "
+        f"{where}: {who} about {format_bytes(total)} of memory ({detail}), more than the "
         f"{format_bytes(available)} available; {advice}"
     )

@@ -50,6 +50,7 @@ __all__ = [
     "Compartment",
     "NeuronModel",
     "Parameter",
+    "check_method_name",
     "find_model",
     "list_models",
     "load_model",
@@ -188,32 +189,44 @@ class NeuronModel:
         ``where`` names the key that chose the method. Brian2 itself would
         only find out when a run starts (``exact`` for nonlinear equations).
         """
+        with _Quiet():
+            self._check_integration(self._scratch_group(method), method, where)
+
+    def _scratch_group(self, method: str | None = None) -> NeuronGroup:
+        """A one-neuron group for checks only (call inside :class:`_Quiet`)."""
+        group = self.neuron_group(1, method=method)
+        # never run: marking it as owned by a network stops Brian2 warning
+        # about an unused object when it is freed
+        for obj in (group, *group.contained_objects):
+            obj._network = 0
+        return group
+
+    def _check_integration(self, group: NeuronGroup, method: str | None, where: str) -> None:
         from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
 
-        with _Quiet():
-            group = self.neuron_group(1, method=method)
-            for obj in (group, *group.contained_objects):
-                obj._network = 0  # never run: no warning about an unused object
-            try:
-                StateUpdateMethod.apply_stateupdater(
-                    group.equations, group.variables, method or self.method
-                )
-            except (UnsupportedEquationsException, ValueError, TypeError, KeyError) as err:
-                raise NeurosimError(
-                    f"{where}: Brian2 cannot integrate model {self.name!r} with "
-                    f"{method or self.method!r}: {_one_line(err)}"
-                ) from None
+        method = method or self.method
+        try:
+            StateUpdateMethod.apply_stateupdater(group.equations, group.variables, method)
+        except (UnsupportedEquationsException, ValueError, TypeError, KeyError) as err:
+            raise NeurosimError(
+                f"{where}: Brian2 cannot integrate model {self.name!r} with "
+                f"{method!r}: {_one_line(err)}"
+            ) from None
 
     def check_params(self, params: Any, n: int, where: str) -> None:
         """Check parameter overrides (a protocol's ``params:``) without drawing values."""
         params = {} if params is None else params
         for key, value in check_mapping(params, f"{where}.params").items():
-            param = self.parameters.get(key)
-            if param is None:
-                raise NeurosimError(
-                    f"{where}.params: {excerpt(key)} is not a parameter of model {self.name!r}"
-                )
-            parameter_values(value, param, n, f"{where}.params.{key}")
+            parameter_values(value, self._parameter(key, where), n, f"{where}.params.{key}")
+
+    def _parameter(self, key: Any, where: str) -> Parameter:
+        """The parameter ``key`` of an override in ``{where}.params``."""
+        param = self.parameters.get(key)
+        if param is None:
+            raise NeurosimError(
+                f"{where}.params: {excerpt(key)} is not a parameter of model {self.name!r}"
+            )
+        return param
 
     def neuron_group(
         self,
@@ -269,11 +282,7 @@ class NeuronModel:
         namespace = {p.name: p.value for p in self.parameters.values()}
         per_neuron: dict[str, Any] = {}
         for key, value in (params or {}).items():
-            param = self.parameters.get(key)
-            if param is None:
-                raise NeurosimError(
-                    f"{where}.params: {key!r} is not a parameter of model {self.name!r}"
-                )
+            param = self._parameter(key, where)
             values = parameter_values(value, param, n, f"{where}.params.{key}", rng)
             if np.ndim(values) == 0:
                 namespace[key] = values
@@ -304,6 +313,14 @@ class NeuronModel:
         for key, value in values.items():
             setattr(group, key, value)
         return group
+
+
+def check_method_name(method: Any, where: str) -> None:
+    """Refuse an integration method (``None``: the default) not in :data:`METHODS`."""
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
+        raise NeurosimError(
+            f"{where}: unknown integration method {excerpt(method)} (use {', '.join(METHODS)})"
+        )
 
 
 def _one_line(err: Exception) -> str:
@@ -560,11 +577,7 @@ def _load_model(path: Path, data: dict[str, Any]) -> NeuronModel:
         initial[key] = parse_quantity(value, f"{path}: initial.{key}", var.dimension)
 
     method = data.get("method")
-    if method is not None and (not isinstance(method, str) or method not in METHODS):
-        raise NeurosimError(
-            f"{path}: method: unknown integration method {excerpt(method)} "
-            f"(use {', '.join(METHODS)})"
-        )
+    check_method_name(method, f"{path}: method")
     check_str(data.get("notes") or "", f"{path}: notes")
 
     model = NeuronModel(
@@ -593,14 +606,10 @@ def _check_units(model: NeuronModel) -> None:
     from brian2.equations.unitcheck import check_units_statements
     from brian2.parsing.expressions import parse_expression_dimensions
 
-    if model.method is not None:
-        model.check_method(None, model.where("method"))
     with _Quiet():
-        group = model.neuron_group(1)
-        # This group only checks units and is never run; marking it as owned by
-        # a network stops Brian2 warning about an unused object when it is freed.
-        for obj in (group, *group.contained_objects):
-            obj._network = 0
+        group = model._scratch_group()
+        if model.method is not None:
+            model._check_integration(group, None, model.where("method"))
         namespace = {p.name: p.value for p in model.parameters.values()}
         try:
             group.equations.check_units(group, run_namespace=namespace)

@@ -21,7 +21,8 @@ import yaml
 from brian2 import Quantity
 
 from neurosim.errors import NeurosimError, excerpt
-from neurosim.model import METHODS, NeuronModel, find_model, load_model
+from neurosim.memory import require_memory
+from neurosim.model import NeuronModel, check_method_name, find_model, load_model
 from neurosim.schema import (
     check_bool,
     check_identifier,
@@ -52,7 +53,6 @@ __all__ = [
     "Record",
     "Stimulus",
     "apply_overrides",
-    "available_memory",
     "check_memory",
     "estimate_memory",
     "find_protocol",
@@ -81,15 +81,15 @@ _TOP_OPTIONAL = (
     "training",
 )
 
-# Sections that only some protocol kinds read (the rest are common to all).
-_SECTIONS = ("dt", "duration", "populations", "stimuli", "record", "analysis", "training")
-
 #: Sections each protocol kind reads; a section it would ignore is refused.
 #: Kinds not listed (learning kinds) read ``training`` only.
 KIND_SECTIONS = {
     "simulation": ("dt", "duration", "populations", "stimuli", "record", "analysis"),
     "stdp_pairing": ("dt", "training"),
 }
+
+# Sections that only some protocol kinds read (the rest are common to all).
+_SECTIONS = {"training", *(s for sections in KIND_SECTIONS.values() for s in sections)}
 
 #: Most neurons in one population (the memory estimate usually refuses far fewer).
 MAX_NEURONS = 10**9
@@ -175,6 +175,11 @@ class Protocol:
     def where(self, key: str) -> str:
         """Location prefix for error messages about ``key``."""
         return f"{self.path or self.name}: {key}"
+
+    @property
+    def finest_dt(self) -> Quantity:
+        """The smallest time step of the protocol and its populations."""
+        return min([self.dt] + [p["dt"] for p in self.populations.values() if "dt" in p])
 
 
 def find_protocol(name: str | Path) -> Path:
@@ -316,12 +321,13 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         _check_record(spec, k, populations, models, dt, duration, where)
         for k, spec in enumerate(check_list(_get(data, "record", []), f"{where}: record"))
     ]
-    names = [r.name for r in records]
+    seen: set[str] = set()
     for rec in records:
-        if names.count(rec.name) > 1:
+        if rec.name in seen:
             raise NeurosimError(
                 f"{where}: record: two records named {rec.name!r} (give each a 'name')"
             )
+        seen.add(rec.name)
     analysis = [
         _check_analysis(spec, k, records, models, duration, where)
         for k, spec in enumerate(check_list(_get(data, "analysis", []), f"{where}: analysis"))
@@ -368,15 +374,14 @@ def _time(value: Any, where: str, positive: bool = False, low=None, high=None) -
     return t
 
 
-def _check_steps(duration: Quantity, dt: Quantity, where: str) -> int:
-    """The number of time steps, refused beyond :data:`MAX_STEPS`."""
+def _check_steps(duration: Quantity, dt: Quantity, where: str) -> None:
+    """Refuse more than :data:`MAX_STEPS` time steps."""
     steps = float(duration / dt)
     if steps > MAX_STEPS:
         raise NeurosimError(
             f"{where}: {steps:.3g} time steps (duration / dt) is more than the limit of "
             f"{MAX_STEPS:.0e}"
         )
-    return int(np.ceil(steps))
 
 
 def _check_output(spec: Any, where: str) -> Mapping[str, Any]:
@@ -425,11 +430,7 @@ def _check_populations(spec: Any, duration, folder: Path, where: str):
         model.check_params(pop.get("params"), n, key)
         model.initial_values(pop.get("initial"), key)
         method = pop.get("method")
-        if method is not None and (not isinstance(method, str) or method not in METHODS):
-            raise NeurosimError(
-                f"{key}.method: unknown integration method {excerpt(method)} "
-                f"(use {', '.join(METHODS)})"
-            )
+        check_method_name(method, f"{key}.method")
         if method is not None and method != model.method:
             model.check_method(method, f"{key}.method")
         populations[name] = dict(pop)
@@ -460,7 +461,6 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
             f"{model.name!r} (inputs: {', '.join(model.input_variables)})"
         )
     n = populations[pop]["n"]
-    end = duration if duration is not None else None
     parsed: dict[str, Any] = {}
     for name, value in spec.items():
         at = f"{key}.{name}"
@@ -471,7 +471,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
         elif name == "amplitude":
             parsed[name] = _amplitudes(value, dim, n, at)
         elif name in ("start", "stop", "onset"):
-            parsed[name] = _time(value, at, low=0 * brian2.second, high=end)
+            parsed[name] = _time(value, at, low=0 * brian2.second, high=duration)
         elif name in ("tau", "tau_rise", "tau_decay", "presentation"):
             parsed[name] = _time(value, at, positive=True)
         elif name in ("rate", "max_rate"):
@@ -488,7 +488,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
                 )
             parsed[name] = value
         elif name == "split":
-            if value not in ("train", "test") or not isinstance(value, str):
+            if not isinstance(value, str) or value not in ("train", "test"):
                 raise NeurosimError(f"{at}: expected 'train' or 'test', got {excerpt(value)}")
             parsed[name] = value
         elif name == "connect_p":
@@ -669,24 +669,6 @@ def _check_object_names(populations, stimuli: list[Stimulus], records: list[Reco
         seen.add(name)
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new run (psutil, else /proc/meminfo; None if unknown)."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def estimate_memory(protocol: Protocol) -> dict[str, float]:
     """Estimate the memory (bytes) a simulation protocol needs, by part.
 
@@ -703,8 +685,7 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
         model = protocol.models[name]
         arrays = len(model.variables) + len(pop.get("params") or {}) + len(protocol.stimuli) + 4
         parts["network"] += _CODE_FACTOR * 8.0 * pop["n"] * arrays
-    dts = [protocol.dt] + [p["dt"] for p in protocol.populations.values() if "dt" in p]
-    steps = float(duration / min(dts)) + 2
+    steps = float(duration / protocol.finest_dt) + 2
     for stim in protocol.stimuli:
         n = protocol.populations[stim.population]["n"]
         if stim.kind == "dataset_poisson":
@@ -723,22 +704,10 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
 
 def check_memory(protocol: Protocol) -> None:
     """Refuse a simulation whose estimated memory exceeds the memory available."""
-    parts = estimate_memory(protocol)
-    total = sum(parts.values())
-    available = available_memory()
-    if available is None or total <= available:
-        return
-    detail = ", ".join(f"{k} {_bytes(v)}" for k, v in parts.items() if v)
-    raise NeurosimError(
-        f"{protocol.where('populations')}: the run needs about {_bytes(total)} of memory "
-        f"({detail}), more than the {_bytes(available)} available; use fewer neurons, "
-        "record fewer neurons or variables, a coarser record dt or a shorter duration"
+    require_memory(
+        estimate_memory(protocol),
+        protocol.where("populations"),
+        "use fewer neurons, record fewer neurons or variables, a coarser record dt or a "
+        "shorter duration",
+        subject="the run",
     )
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:.3g} PB"

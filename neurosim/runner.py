@@ -86,7 +86,8 @@ def check_protocol(protocol: Protocol) -> str:
     str
         One line describing the protocol and the estimate.
     """
-    from neurosim.protocol import available_memory, estimate_memory
+    from neurosim.memory import available_memory
+    from neurosim.protocol import estimate_memory
 
     where = protocol.path or protocol.name
     if protocol.kind != "simulation":
@@ -229,6 +230,8 @@ def _attach_stimuli(
     objects: list = []
     presented: dict[str, np.ndarray] = {}
     terms: dict[tuple[str, str], list[str]] = {}
+    # envelopes are sampled at the finest step of any population, so no group sees a coarser input
+    dt = protocol.finest_dt
     for k, stim in enumerate(protocol.stimuli):
         group = groups[stim.population]
         if stim.kind == "poisson":
@@ -261,8 +264,6 @@ def _attach_stimuli(
             mask[neurons] = True
             values[~mask] = 0.0
         setattr(group, amp, values * _si(protocol.models[stim.population].variables[stim.variable]))
-        # sampled at the finest step of any population, so no group sees a coarser input
-        dt = min([protocol.dt] + [p["dt"] for p in protocol.populations.values() if "dt" in p])
         group.namespace[f"stim{k}_env"] = TimedArray(_envelope(stim, protocol.duration, dt), dt=dt)
         terms.setdefault((stim.population, stim.variable), []).append(f"{amp}*stim{k}_env(t)")
     for (pop, var), parts in terms.items():
@@ -414,11 +415,19 @@ def protocol_provenance(protocol: Protocol, started: str, **fields) -> dict:
 
 def expected_outputs(protocol: Protocol, out_dir: Path) -> list[Path]:
     """The recordings and plots :func:`write_outputs` writes for ``protocol``."""
+    recordings, plots = _output_paths(protocol, out_dir)
+    return recordings + [path for _, path in plots]
+
+
+def _output_paths(protocol: Protocol, out_dir: Path) -> tuple[list[Path], list[tuple[str, Path]]]:
+    """The recording paths, and ``(kind, path)`` of each plot."""
     name = protocol.output.get("name", protocol.name)
     formats = protocol.output.get("formats", ["netcdf"])
     recordings = [out_dir / f"{name}{'.nc' if fmt == 'netcdf' else '.zarr'}" for fmt in formats]
-    plots = [out_dir / f"{name}_{kind}.png" for kind in protocol.output.get("plots", ["traces"])]
-    return recordings + plots
+    plots = [
+        (kind, out_dir / f"{name}_{kind}.png") for kind in protocol.output.get("plots", ["traces"])
+    ]
+    return recordings, plots
 
 
 def _check_not_less(ds: xr.Dataset, path: Path) -> None:
@@ -457,13 +466,12 @@ def write_outputs(
     """
     from neurosim import plotting
 
-    paths = expected_outputs(protocol, out_dir)
-    n_formats = len(protocol.output.get("formats", ["netcdf"]))
+    recordings, plots = _output_paths(protocol, out_dir)
     if resume:
-        for path in paths[:n_formats]:
+        for path in recordings:
             _check_not_less(ds, path)
-    files = [save_recording(ds, path) for path in paths[:n_formats]]
-    for kind, path in zip(protocol.output.get("plots", ["traces"]), paths[n_formats:], strict=True):
+    files = [save_recording(ds, path) for path in recordings]
+    for kind, path in plots:
         files.extend(plotting.plot(ds, kind, path))
     summary = [
         f"{var} = {_format_values(ds[var])}"

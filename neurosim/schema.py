@@ -327,7 +327,7 @@ def check_name(value: Any, where: str) -> str:
     A protocol's ``name`` and ``output.name`` name the files written under
     ``--out``; a ``/`` or ``..`` would write elsewhere.
     """
-    check_str(value, where, "a name (letters, digits, '_', '.', '-')", max_length=10_000)
+    check_str(value, where, "a name (letters, digits, '_', '.', '-')")
     if not _FILE_NAME.fullmatch(value):
         raise NeurosimError(
             f"{where}: {excerpt(value)} is not a valid name (1-100 letters, digits, "
@@ -342,7 +342,7 @@ def check_identifier(value: Any, where: str, what: str = "name") -> str:
     Letters, digits and ``_``, starting with a letter, at most 64 characters
     (population and record names).
     """
-    check_str(value, where, f"a {what} (letters, digits, '_')", max_length=10_000)
+    check_str(value, where, f"a {what} (letters, digits, '_')")
     if not _IDENTIFIER.fullmatch(value):
         raise NeurosimError(
             f"{where}: {excerpt(value)} is not a valid {what} (1-64 letters, digits "
