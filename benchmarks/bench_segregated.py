@@ -162,6 +162,12 @@ def curve(args: argparse.Namespace) -> None:
             "train_error_per_1000": [100 * (1 - c.mean()) for c in chunks],
         }
         print(json.dumps({"seed": seed, **out[seed]}), flush=True)
+    finals = [out[seed]["errors"][-1] for seed in args.seeds]
+    print(
+        f"final test error on {args.n_test} test images: median {statistics.median(finals):.2f} %"
+        f" over {len(finals)} seed(s) ({', '.join(f'{e:.2f}' for e in finals)})",
+        flush=True,
+    )
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1))
 
