@@ -7,14 +7,24 @@ will need and calls :func:`require_memory` first, so that a size the machine
 cannot hold is one line naming the estimate, not a MemoryError (or the
 kernel's OOM killer) minutes later.
 
+Worker processes are limited the same way (:func:`max_workers`), since each
+one holds its own interpreter, simulator and data.
+
 Kept free of Brian2 and torch, like :mod:`neurosim.atomic`.
 """
 
 from __future__ import annotations
 
+import os
+
 from neurosim.errors import NeurosimError
 
-__all__ = ["available_memory", "format_bytes", "require_memory"]
+__all__ = ["available_memory", "format_bytes", "max_workers", "require_memory"]
+
+
+def max_workers() -> int:
+    """Most worker processes a run may start here: 4 per core, and never fewer than 64."""
+    return max(64, 4 * (os.cpu_count() or 1))
 
 
 def available_memory() -> int | None:

@@ -34,6 +34,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
+import os
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -45,11 +47,12 @@ import xarray as xr
 
 from neurosim.atomic import atomic_path
 from neurosim.errors import NeurosimError
+from neurosim.memory import max_workers
 from neurosim.protocol import find_protocol, load_protocol
 from neurosim.recording import now, provenance
 from neurosim.schema import load_yaml_text
 
-__all__ = ["STORE_NAME", "SweepResult", "parse_grid", "run_sweep"]
+__all__ = ["MAX_POINTS", "STORE_NAME", "SweepResult", "parse_grid", "run_sweep"]
 
 #: File name of the sweep's Zarr store inside the output folder.
 STORE_NAME = "sweep.zarr"
@@ -58,6 +61,11 @@ STORE_NAME = "sweep.zarr"
 #: point is reported as failed (a point that crashes its worker every time would
 #: otherwise kill the whole cluster, one worker after the other).
 ALLOWED_FAILURES = 3
+
+#: Most points one sweep may have: every point is validated (its protocol
+#: loaded) before any work and gets a task, a future and a slot in the store,
+#: so a grid beyond this is a typo (``--seeds 100000000``), not a plan.
+MAX_POINTS = 10_000
 
 _SEED_DIM = "seed"
 _DONE = "point_done"
@@ -358,7 +366,8 @@ def _client(scheduler: str | None, n_workers: int):
     if scheduler is not None:
         try:
             return Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:
+            # ValueError: distributed's parser refused the address itself
             raise NeurosimError(f"--scheduler {scheduler}: cannot connect ({err})") from None
     # the local scheduler runs in this process, so this setting reaches it
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
@@ -437,6 +446,18 @@ def run_sweep(
         raise NeurosimError("sweep: give at least one --grid key=v1,v2,... or --seeds N")
     if scheduler is None and n_workers < 1:
         raise NeurosimError(f"--workers: has to be an integer >= 1, got {n_workers}")
+    if scheduler is None and n_workers > max_workers():
+        # each worker is a process with its own interpreter and Brian2
+        raise NeurosimError(
+            f"--workers: at most {max_workers()} on this machine "
+            f"({os.cpu_count()} cores), got {n_workers}"
+        )
+    n_points = math.prod(len(v) for v in grid.values()) * (seeds or 1)
+    if n_points > MAX_POINTS:
+        raise NeurosimError(
+            f"sweep: {n_points} points, more than the {MAX_POINTS} one sweep may have; "
+            "split it into several sweeps (one --out each)"
+        )
     path = find_protocol(protocol).resolve()
     base = load_protocol(path, list(set_overrides))
     # per-point plots would be drawn and thrown away with the worker's temporary folder

@@ -15,6 +15,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+import psutil
 import pytest
 import torch
 import xarray as xr
@@ -161,10 +162,19 @@ def saved_step(path):
     return int(torch.load(path, weights_only=True)["step"])
 
 
-@pytest.mark.parametrize("algorithm", ["a3c", "ddpg"])
-def test_ctrl_c_of_rl_train_keeps_metrics_and_checkpoint(tmp_path, algorithm):
+@pytest.mark.parametrize(
+    ("algorithm", "sig"),
+    [
+        ("a3c", signal.SIGINT),
+        ("ddpg", signal.SIGINT),
+        # a batch system's SIGTERM to the job's process group: A3C's workers
+        # must finish their segment, not die in it
+        ("a3c", signal.SIGTERM),
+    ],
+)
+def test_ctrl_c_of_rl_train_keeps_metrics_and_checkpoint(tmp_path, algorithm, sig):
     out, ckpt = tmp_path / "run", tmp_path / "run" / "checkpoint.pt"
-    # its own process group, so that the SIGINT reaches every process as a
+    # its own process group, so that the signal reaches every process as a
     # Ctrl-C in a terminal does (A3C's workers included)
     proc = subprocess.Popen(
         rl_command(algorithm, out, 10**6),
@@ -177,12 +187,12 @@ def test_ctrl_c_of_rl_train_keeps_metrics_and_checkpoint(tmp_path, algorithm):
     while not ckpt.exists() and proc.poll() is None:
         time.sleep(0.05)
     first = saved_step(ckpt)
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=300)
     step = saved_step(ckpt)
     assert proc.returncode == 130, err
     assert err.splitlines()[-1] == (
-        f"neurosim: interrupted: SIGINT at step {step}: metrics written to {out}, "
+        f"neurosim: interrupted: {sig.name} at step {step}: metrics written to {out}, "
         f"checkpoint {ckpt} (continue with --resume)"
     )
     assert first <= step < 10**6
@@ -232,3 +242,29 @@ def test_a_resumed_write_never_replaces_a_recording_with_less(tmp_path):
     write_outputs(protocol, epochs.assign(extra=("epoch", [1.0, 2.0])), tmp_path, resume=True)
     write_outputs(protocol, epochs.isel(epoch=[0]), tmp_path)
     assert load_recording(path).sizes["epoch"] == 1
+
+
+def test_a3c_worker_killed_is_one_line_and_keeps_the_checkpoint(tmp_path):
+    out, ckpt = tmp_path / "run", tmp_path / "run" / "checkpoint.pt"
+    proc = subprocess.Popen(
+        rl_command("a3c", out, 10**6),
+        env=rl_environment(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    first = saved_step(ckpt)
+    # one worker of two, as the OOM killer would: the run must not go on
+    # silently with one worker less
+    os.kill(psutil.Process(proc.pid).children()[0].pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    step = saved_step(ckpt)
+    assert proc.returncode == 2, err
+    assert err.splitlines() == [
+        f"neurosim: error: A3C: a worker process died without a message (killed, or out of "
+        f"memory?); checkpoint {ckpt} at step {step} written (continue with --resume)"
+    ]
+    assert first <= step < 10**6

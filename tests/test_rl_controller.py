@@ -135,3 +135,19 @@ def test_shipped_trained_policy_runs_as_brian2_network_with_the_same_return():
     # The discrete action is the argmax of the output layer's rates at every step.
     out = ds.output_layer_r.values
     np.testing.assert_array_equal(ds.action.values[:, 0], out.argmax(1))
+
+
+@pytest.mark.parametrize(
+    ("episodes", "seed", "message"),
+    [
+        (0, 0, "episodes: expected an integer >= 1, got 0"),
+        (1, -1, r"seed: expected an integer in 0..4294967295, got -1"),
+        # episode k is seeded seed + k: the last one must be a valid seed too
+        (2, 2**32 - 1, r"seed \+ episodes - 1 \(seed 4294967295, 2 episodes\)"),
+        # the trace and the rate recordings grow with every step: refused up front
+        (10**9, 0, r"rl-control: the closed loop needs about .* of memory \(trace"),
+    ],
+)
+def test_closed_loop_refuses_bad_episodes_and_seeds(episodes, seed, message):
+    with pytest.raises(NeurosimError, match=message):
+        run_closed_loop(_pendulum_controller(0), "Pendulum-v1", episodes=episodes, seed=seed)

@@ -73,11 +73,30 @@ def test_bad_value_at_one_point_fails_before_any_work(tmp_path):
         ({}, None, "give at least one --grid"),
         ({"seed": [1, 2]}, 2, "give one of them"),
         ({"dt": ["0.1 ms"]}, 0, "--seeds: has to be an integer >= 1"),
+        # refused from the sizes alone: listing 10**8 points would take minutes
+        ({}, 10**8, r"sweep: 100000000 points, more than the 10000 one sweep may have"),
+        ({"dt": ["0.1 ms", "0.2 ms"]}, 5001, "sweep: 10002 points, more than"),
     ],
 )
 def test_argument_errors(tmp_path, grid, seeds, message):
     with pytest.raises(NeurosimError, match=message):
         run_sweep(PROTOCOL, grid, seeds=seeds, out=tmp_path)
+    assert not (tmp_path / STORE_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"n_workers": 0}, "--workers: has to be an integer >= 1, got 0"),
+        # each worker is a process: 10**5 of them would take the machine down
+        ({"n_workers": 10**5}, r"--workers: at most \d+ on this machine \(\d+ cores\), got 100000"),
+        # distributed's own parser refuses it (ValueError), named as the option
+        ({"scheduler": "nonsense"}, "--scheduler nonsense: cannot connect .*port"),
+    ],
+)
+def test_cluster_option_errors(tmp_path, options, message):
+    with pytest.raises(NeurosimError, match=message):
+        run_sweep(PROTOCOL, {"dt": ["0.1 ms"]}, out=tmp_path, **options)
 
 
 def _point(n_spikes: int, offset: float) -> xr.Dataset:

@@ -64,6 +64,7 @@ from torch import nn
 
 from neurosim.checkpoints import missing_checkpoint, save_torch
 from neurosim.errors import NeurosimError
+from neurosim.memory import max_workers
 from neurosim.rl.common import (
     ACTIVATIONS,
     Controller,
@@ -304,11 +305,6 @@ class _Agent:
                 self.log_std.copy_(state["log_std"])
 
 
-def max_workers() -> int:
-    """Most workers a run may start here: 4 per core, and never fewer than 64."""
-    return max(64, 4 * (os.cpu_count() or 1))
-
-
 def _make_agent(config: A3CConfig) -> _Agent:
     """Fresh networks for ``config.env_id`` (initialised from torch's global RNG)."""
     import gymnasium as gym
@@ -366,13 +362,18 @@ def _rmsprop_update(
 # Worker
 
 
+_DIED = "a worker process died without a message"
+
+
 def _worker(rank: int, *args: Any) -> None:
     """One actor-learner (arguments as :func:`_worker_loop`), reporting how it ended."""
     messages = args[6]
-    # Ctrl-C reaches the whole process group: the main process alone decides
-    # (it sets `stop`, and this worker ends after its current segment).
+    # Ctrl-C, and a batch system's SIGTERM, reach the whole process group: the
+    # main process alone decides (it sets `stop`, and this worker ends after
+    # its current segment, so the checkpoint holds whole updates). A worker
+    # whose main process is gone stops by itself (see _worker_loop).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         _worker_loop(rank, *args)
     except BaseException:  # the main process re-raises it with the worker's traceback
@@ -412,8 +413,11 @@ def _worker_loop(
     episode_return, episode_length = 0.0, 0
     sums: dict[str, float] = {}
     n_updates = 0
-    while not stop.value:
-        while pause.value and not stop.value:
+    # Workers ignore SIGTERM, so a main process killed with SIGKILL would
+    # leave them running: they end when they are re-parented.
+    parent = os.getppid()
+    while not stop.value and os.getppid() == parent:
+        while pause.value and not stop.value and os.getppid() == parent:
             time.sleep(0.005)
         with counter.get_lock():
             # Reserve this segment's steps, so the global count ends at total_steps.
@@ -659,8 +663,13 @@ def train(
                     kind, step, payload = messages.get(timeout=0.2)
                 except queue.Empty:
                     kind = None
-                    if not any(w.is_alive() for w in workers):
-                        error = error or "a worker process died without a message"
+                    # a worker ends with exit code 0 after its last message; a
+                    # killed one (OOM killer, kill -9) must not go unnoticed
+                    # while the others carry on
+                    if any(w.exitcode not in (None, 0) for w in workers) or not any(
+                        w.is_alive() for w in workers
+                    ):
+                        error = error or _DIED
                         break
                 if kind == "episode":
                     log.episode(step, *payload)
@@ -697,11 +706,17 @@ def train(
             for w in workers:
                 w.join(timeout=10)
                 if w.is_alive():
-                    w.terminate()
+                    w.kill()  # workers ignore SIGTERM
             if bar is not None:
                 bar.close()
     if error is not None:
-        raise RuntimeError(f"A3C worker failed:\n{error}")
+        # The shared networks hold every finished update: keep them.
+        step = int(counter.value)
+        _save(path, config, shared, square_avg, log, step)
+        where = f"checkpoint {path} at step {step} written (continue with --resume)"
+        if error == _DIED:
+            raise NeurosimError(f"A3C: {_DIED} (killed, or out of memory?); {where}")
+        raise RuntimeError(f"A3C worker failed; {where}:\n{error}")
     if solved is not None:
         # Keep the policy that reached stop_return, not the one or two updates
         # workers finished while it was being evaluated.

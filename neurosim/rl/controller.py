@@ -33,8 +33,10 @@ import numpy as np
 import xarray as xr
 
 from neurosim.errors import NeurosimError
+from neurosim.memory import require_memory
 from neurosim.recording import provenance, state_arrays
 from neurosim.rl.common import Controller, make_env
+from neurosim.schema import check_int, check_seed
 
 __all__ = ["ACTIVATION_CODE", "build_network", "control_dt", "run_closed_loop"]
 
@@ -102,6 +104,18 @@ def build_network(controller: Controller) -> tuple[list, list[b2.NeuronGroup]]:
     return objects, layers
 
 
+def _check_memory(controller: Controller, env, steps: int, record: bool) -> None:
+    """Refuse a run whose per-step trace and rate recordings cannot fit in memory."""
+    n_act = int(np.prod(env.action_space.shape or (1,)))
+    n_obs = int(np.prod(env.observation_space.shape))
+    # float64 values; the Python lists of the trace cost ~4x their array
+    parts = {"trace": 4 * 8.0 * steps * (n_obs + n_act + 2)}
+    if record:
+        units = n_obs + sum(layer.out_features for layer, _ in controller.layers())
+        parts["rate recordings"] = 8.0 * steps * (units + 1)
+    require_memory(parts, "rl-control", "run fewer --episodes", subject="the closed loop")
+
+
 def run_closed_loop(
     controller: Controller,
     env_id: str,
@@ -136,14 +150,17 @@ def run_closed_loop(
         ``{layer}_neuron``) for every layer. Attributes: provenance, the
         environment, ``dt`` and the network's layer sizes.
     """
-    if episodes < 1:
-        raise NeurosimError(f"episodes: has to be >= 1, got {episodes}")
+    episodes = check_int(episodes, "episodes", 1)
+    # episode k is seeded seed + k, so the last seed has to be valid too
+    check_seed(seed, "seed")
+    check_seed(seed + episodes - 1, f"seed + episodes - 1 (seed {seed}, {episodes} episodes)")
     env = make_env(env_id)
     n_obs = int(np.prod(env.observation_space.shape))
     n_in = controller.layers()[0][0].in_features
     if n_obs != n_in:
         raise NeurosimError(f"controller: takes {n_in} inputs, {env_id} gives {n_obs} observations")
     limit = max_steps or getattr(env.spec, "max_episode_steps", None) or 1000
+    _check_memory(controller, env, episodes * limit, record)
     dt = control_dt(env)
     b2.start_scope()
     # numpy code: the layers are small and a cython build would cost more
