@@ -25,8 +25,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/neurosim run protocols/segregated_mnist_demo.yaml --out $(DEMO_OUT)
 
+# One process per core; a test file stays in one process, so its module fixtures run once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,6 +24,7 @@ from brian2 import Network, PoissonInput, SpikeMonitor, StateMonitor, TimedArray
 
 from neurosim.analysis import run_measurements
 from neurosim.errors import NeurosimError
+from neurosim.memory import max_workers
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import now, provenance, save_recording, spike_table, state_arrays
 from neurosim.units import DISPLAY_UNITS, unit_name
@@ -38,6 +39,7 @@ __all__ = [
     "protocol_kind",
     "protocol_provenance",
     "run_protocol",
+    "standalone_folder",
     "write_outputs",
 ]
 
@@ -117,6 +119,43 @@ def cache_dir() -> Path:
 
 
 @contextlib.contextmanager
+def standalone_folder(cache: Path, key: str) -> Iterator[Path]:
+    """A ``cpp_standalone`` project folder for ``key``, held by this process alone.
+
+    Brian2 writes the generated code, the binary and the run's results into
+    the project folder, so two processes running the same network (a sweep's
+    workers, two terminals, parallel tests) must not share one. The folder is
+    ``<cache>/standalone/<key>`` while no other process holds it (an advisory
+    ``flock``, released when the process ends, however it ends), otherwise
+    ``<key>-1``, ``<key>-2``, ...: each one keeps its build for the next run.
+    """
+    root = cache / "standalone"
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one folder per key, as Brian2 does
+        yield root / key
+        return
+    for slot in range(max_workers() + 1):
+        name = key if slot == 0 else f"{key}-{slot}"
+        handle = open(root / f"{name}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield root / name
+        finally:
+            handle.close()  # releases the lock
+        return
+    raise NeurosimError(
+        f"{root}: all {max_workers() + 1} project folders of build {key} are in use "
+        "by other processes"
+    )
+
+
+@contextlib.contextmanager
 def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
     """Select a Brian2 code-generation target for the duration of a run.
 
@@ -129,17 +168,18 @@ def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
     if target == "cpp_standalone":
         # Brian2's default `make -j` starts one compiler per source file at once
         prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
-        folder = cache_dir() / "standalone" / hashlib.sha1(build_key.encode()).hexdigest()[:16]
-        brian2.set_device(
-            "cpp_standalone", directory=str(folder), build_on_run=True, with_output=False
-        )
-        try:
-            brian2.seed(seed)
-            yield
-        finally:
-            brian2.device.reinit()
-            brian2.device.activate()
-            brian2.set_device("runtime")
+        key = hashlib.sha1(build_key.encode()).hexdigest()[:16]
+        with standalone_folder(cache_dir(), key) as folder:
+            brian2.set_device(
+                "cpp_standalone", directory=str(folder), build_on_run=True, with_output=False
+            )
+            try:
+                brian2.seed(seed)
+                yield
+            finally:
+                brian2.device.reinit()
+                brian2.device.activate()
+                brian2.set_device("runtime")
         return
     prefs.codegen.target = target
     if target == "cython":

@@ -17,7 +17,7 @@ import zarr
 
 from neurosim.errors import NeurosimError
 from neurosim.protocol import load_protocol
-from neurosim.runner import run_protocol
+from neurosim.runner import run_protocol, standalone_folder
 from neurosim.sweep import STORE_NAME, _Store, parse_grid, run_sweep
 
 REPO = Path(__file__).resolve().parent.parent
@@ -333,3 +333,18 @@ def test_local_cluster_sweep_of_a_test_function(tmp_path):
     expected = [FUNCTIONS["branin"].f(np.array(x)) for x in xs]
     np.testing.assert_array_equal(ds.value.values, expected)
     np.testing.assert_array_equal(ds.x.values, xs)
+
+
+def test_concurrent_runs_of_one_network_get_their_own_standalone_folder(tmp_path):
+    # sweep workers (or parallel test processes) running the same network must
+    # not build and run in one cpp_standalone project folder
+    with standalone_folder(tmp_path, "abc") as first, standalone_folder(tmp_path, "abc") as second:
+        assert first == tmp_path / "standalone" / "abc"
+        assert second == tmp_path / "standalone" / "abc-1"
+        with standalone_folder(tmp_path, "other") as other:
+            assert other == tmp_path / "standalone" / "other"
+    # released, also when the run fails: the next run reuses the first build
+    with pytest.raises(RuntimeError), standalone_folder(tmp_path, "abc"):
+        raise RuntimeError("failed run")
+    with standalone_folder(tmp_path, "abc") as again:
+        assert again == first

@@ -83,6 +83,7 @@ resumed run is bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -109,6 +110,7 @@ from neurosim.plasticity.segregated_dendrite import (
 )
 from neurosim.recording import atomic_path
 from neurosim.runner import cache_dir as runner_cache_dir
+from neurosim.runner import standalone_folder
 
 __all__ = [
     "FORWARD",
@@ -1253,60 +1255,68 @@ def run_epoch(
 
     import brian2 as b2
 
-    standalone_dir = None
-    if target == "cpp_standalone":
-        key = _shape_key(config, schedule, n_rows, images.shape[1], record_neurons, trace_window)
-        standalone_dir = cache_dir / "standalone" / key
-        if b2.get_device().__class__.__name__ == "CPPStandaloneDevice":
+    # the project folder is this process's alone until the results are read
+    with contextlib.ExitStack() as stack:
+        standalone_dir = None
+        if target == "cpp_standalone":
+            key = _shape_key(
+                config, schedule, n_rows, images.shape[1], record_neurons, trace_window
+            )
+            standalone_dir = stack.enter_context(standalone_folder(cache_dir, key))
+            if b2.get_device().__class__.__name__ == "CPPStandaloneDevice":
+                b2.device.reinit()
+            b2.set_device("cpp_standalone", directory=str(standalone_dir), build_on_run=False)
+        else:
+            b2.set_device("runtime")
+        b2.defaultclock.dt = 1 * b2.ms
+        # Objects of an earlier epoch still alive would make Brian2 rename the new
+        # ones ("ff0_1", ...), which changes the generated code and defeats both
+        # the cython cache and the standalone build.
+        gc.collect()
+        h = _build(
+            config, weights, schedule, padded_images, padded_labels, record_neurons, trace_window
+        )
+        seed = brian_seed(config.seed, epoch)
+        if standalone_dir is not None:
+            # Seed through the environment: b2.seed() would write the value into
+            # main.cpp and force a recompile for every epoch.
+            b2.device.insert_code("main", _SEED_CODE)
+            b2.device.run_environment_variables[_SEED_ENV] = str(seed)
+        else:
+            b2.seed(seed)
+        start = time.perf_counter()
+        h.net.run(len(schedule.phase) * b2.ms, profile=profile)
+        if standalone_dir is not None:
+            b2.device.build(
+                directory=str(standalone_dir), compile=True, run=True, with_output=False
+            )
+        wall = time.perf_counter() - start
+        result = _collect(config, h, schedule, labels, n_train, n_test, test_every, n_quick_test)
+        result["wall_time"] = wall
+        result["order"] = order
+        if profile:
+            result["profile"] = [(name, float(t)) for name, t in h.net.profiling_info]
+        if standalone_dir is not None:
+            # CPU time: Brian2's main.cpp measures the run with std::clock(), which
+            # counts the process's CPU time (one thread here: no OpenMP).
+            result["run_time"] = b2.device._last_run_time
+            # Wall time of the binary as Brian2 timed it (start, loading the
+            # arrays, the run, writing the results).
+            result["run_wall_time"] = b2.device.timers["run_binary"]
+        new_weights = Weights(
+            tuple(_dense(s, "w", s.target.N, s.source.N) for s in h.ff),
+            tuple(np.asarray(g.b[:]).copy() for g in h.layers),
+            tuple(
+                _dense(h.ff[-1], "w", h.ff[-1].target.N, h.ff[-1].source.N).T for _ in h.layers[:-1]
+            )
+            if config.symmetric_feedback
+            else tuple(_feedback(s, w) for s, w in zip(h.fb, weights.Y, strict=True)),
+            weights.c,
+        )
+        if standalone_dir is not None:
             b2.device.reinit()
-        b2.set_device("cpp_standalone", directory=str(standalone_dir), build_on_run=False)
-    else:
-        b2.set_device("runtime")
-    b2.defaultclock.dt = 1 * b2.ms
-    # Objects of an earlier epoch still alive would make Brian2 rename the new
-    # ones ("ff0_1", ...), which changes the generated code and defeats both
-    # the cython cache and the standalone build.
-    gc.collect()
-    h = _build(
-        config, weights, schedule, padded_images, padded_labels, record_neurons, trace_window
-    )
-    seed = brian_seed(config.seed, epoch)
-    if standalone_dir is not None:
-        # Seed through the environment: b2.seed() would write the value into
-        # main.cpp and force a recompile for every epoch.
-        b2.device.insert_code("main", _SEED_CODE)
-        b2.device.run_environment_variables[_SEED_ENV] = str(seed)
-    else:
-        b2.seed(seed)
-    start = time.perf_counter()
-    h.net.run(len(schedule.phase) * b2.ms, profile=profile)
-    if standalone_dir is not None:
-        b2.device.build(directory=str(standalone_dir), compile=True, run=True, with_output=False)
-    wall = time.perf_counter() - start
-    result = _collect(config, h, schedule, labels, n_train, n_test, test_every, n_quick_test)
-    result["wall_time"] = wall
-    result["order"] = order
-    if profile:
-        result["profile"] = [(name, float(t)) for name, t in h.net.profiling_info]
-    if standalone_dir is not None:
-        # CPU time: Brian2's main.cpp measures the run with std::clock(), which
-        # counts the process's CPU time (one thread here: no OpenMP).
-        result["run_time"] = b2.device._last_run_time
-        # Wall time of the binary as Brian2 timed it (start, loading the
-        # arrays, the run, writing the results).
-        result["run_wall_time"] = b2.device.timers["run_binary"]
-    new_weights = Weights(
-        tuple(_dense(s, "w", s.target.N, s.source.N) for s in h.ff),
-        tuple(np.asarray(g.b[:]).copy() for g in h.layers),
-        tuple(_dense(h.ff[-1], "w", h.ff[-1].target.N, h.ff[-1].source.N).T for _ in h.layers[:-1])
-        if config.symmetric_feedback
-        else tuple(_feedback(s, w) for s, w in zip(h.fb, weights.Y, strict=True)),
-        weights.c,
-    )
-    if standalone_dir is not None:
-        b2.device.reinit()
-        b2.set_device("runtime")
-    return new_weights, result
+            b2.set_device("runtime")
+        return new_weights, result
 
 
 def _feedback(syn: Any, Y: np.ndarray) -> np.ndarray:
