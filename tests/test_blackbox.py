@@ -73,6 +73,10 @@ def test_training_resumes_where_it_stopped(tmp_path):
     train_optimizer(half, tmp_path / "o.pt")
     _, resumed = train_optimizer(config, tmp_path / "o.pt", resume=True)
     np.testing.assert_allclose(resumed, full, rtol=1e-5)
+    # --resume without a checkpoint is refused, not a silent fresh start
+    with pytest.raises(NeurosimError, match="no checkpoint to resume from"):
+        train_optimizer(config, tmp_path / "none.pt", resume=True)
+    assert not (tmp_path / "none.pt").exists()
 
 
 @pytest.mark.parametrize("name", ["random", "cma"])

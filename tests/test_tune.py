@@ -256,6 +256,12 @@ def test_resume_refuses_another_setup_or_a_broken_file(tmp_path, capsys):
     (tmp_path / "tune.nc").write_bytes(b"garbage")
     assert main([*args, "--resume"]) == 2
     assert "tune.nc is truncated or not a" in capsys.readouterr().err
+    (tmp_path / "tune.nc").unlink()
+    assert main([*args, "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"neurosim: error: {tmp_path / 'tune.nc'}: no checkpoint to resume from "
+        "(run without --resume to start afresh)\n"
+    )
 
 
 def test_tune_help_states_where_the_output_goes(capsys):

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from neurosim.blackbox.gp import GPFunctions, evaluate, sample_gp_functions, se_kernel
-from neurosim.checkpoints import resume_torch, save_torch
+from neurosim.checkpoints import missing_checkpoint, resume_torch, save_torch
 from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
 
@@ -258,6 +258,9 @@ def train_optimizer(
     losses: list[float] = []
     start = 0
     path = Path(checkpoint) if checkpoint is not None else None
+    if resume and path is not None and not path.exists():
+        # a silent fresh start would look like a resumed one
+        raise missing_checkpoint(path)
     state = resume_torch(path, resume, net, opt, "net")
     if state is not None:
         start, losses = int(state["iteration"]), list(state["losses"])

@@ -44,6 +44,7 @@ import xarray as xr
 
 from neurosim.blackbox.asktell import make_optimizer
 from neurosim.blackbox.functions import FUNCTIONS
+from neurosim.checkpoints import missing_checkpoint
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.protocol import Protocol, apply_overrides, find_protocol, load_protocol
 from neurosim.recording import load_recording, now, save_recording
@@ -375,7 +376,10 @@ def tune(
     bounds = [(p.low, p.high) for p in params]
     sign = -1.0 if maximize else 1.0
     trials = _Trials(lambda: make_optimizer(optimizer, bounds, seed=seed, **options), sign)
-    if resume and store.exists():
+    if resume:
+        if not store.exists():
+            # a silent fresh start would look like a resumed one
+            raise missing_checkpoint(store)
         _replay(store, params, trials)
     started = now()
     bar = None
