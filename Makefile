@@ -25,9 +25,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/neurosim run protocols/segregated_mnist_demo.yaml --out $(DEMO_OUT)
 
-# One process per core; a test file stays in one process, so its module fixtures run once.
+# One process per core; idle processes take tests from busy ones (a module fixture may run in both).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

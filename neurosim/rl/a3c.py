@@ -663,14 +663,15 @@ def train(
                     kind, step, payload = messages.get(timeout=0.2)
                 except queue.Empty:
                     kind = None
-                    # a worker ends with exit code 0 after its last message; a
-                    # killed one (OOM killer, kill -9) must not go unnoticed
-                    # while the others carry on
-                    if any(w.exitcode not in (None, 0) for w in workers) or not any(
-                        w.is_alive() for w in workers
-                    ):
+                    if not any(w.is_alive() for w in workers):
                         error = error or _DIED
                         break
+                # A worker ends with exit code 0 after its last message; a killed
+                # one (OOM killer, kill -9) sends nothing, and the others keep the
+                # queue busy, so look after every message, not only when it is empty.
+                if any(w.exitcode not in (None, 0) for w in workers):
+                    error = error or _DIED
+                    break
                 if kind == "episode":
                     log.episode(step, *payload)
                 elif kind == "loss":
