@@ -52,6 +52,24 @@ def saved_step(path):
     return int(torch.load(path, weights_only=True)["step"])
 
 
+def start_training(algorithm, out):
+    """Start a long rl-train in the background; return it and its first checkpoint's step."""
+    # its own process group, so that a signal to the group reaches every
+    # process as a Ctrl-C in a terminal does (A3C's workers included)
+    proc = subprocess.Popen(
+        rl_command(algorithm, out, 10**6),
+        env=rl_environment(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ckpt = out / "checkpoint.pt"
+    while not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    return proc, saved_step(ckpt)
+
+
 @pytest.mark.parametrize(
     ("algorithm", "sig"),
     [
@@ -64,19 +82,7 @@ def saved_step(path):
 )
 def test_ctrl_c_of_rl_train_keeps_metrics_and_checkpoint(tmp_path, algorithm, sig):
     out, ckpt = tmp_path / "run", tmp_path / "run" / "checkpoint.pt"
-    # its own process group, so that the signal reaches every process as a
-    # Ctrl-C in a terminal does (A3C's workers included)
-    proc = subprocess.Popen(
-        rl_command(algorithm, out, 10**6),
-        env=rl_environment(),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not ckpt.exists() and proc.poll() is None:
-        time.sleep(0.05)
-    first = saved_step(ckpt)
+    proc, first = start_training(algorithm, out)
     os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=300)
     step = saved_step(ckpt)
@@ -113,17 +119,7 @@ def test_ctrl_c_of_rl_train_keeps_metrics_and_checkpoint(tmp_path, algorithm, si
 
 def test_a3c_worker_killed_is_one_line_and_keeps_the_checkpoint(tmp_path):
     out, ckpt = tmp_path / "run", tmp_path / "run" / "checkpoint.pt"
-    proc = subprocess.Popen(
-        rl_command("a3c", out, 10**6),
-        env=rl_environment(),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not ckpt.exists() and proc.poll() is None:
-        time.sleep(0.05)
-    first = saved_step(ckpt)
+    proc, first = start_training("a3c", out)
     # one worker of two, as the OOM killer would: the run must not go on
     # silently with one worker less
     os.kill(psutil.Process(proc.pid).children()[0].pid, signal.SIGKILL)
