@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from neurosim.bridges.alignment import angle, feedback_angles, update_angles
-from neurosim.bridges.feedback import convert, linear_layers
+from neurosim.bridges.feedback import FeedbackLinear, convert, linear_layers
 from neurosim.bridges.mlp import MLPConfig, build_mlp, train_mlp
 from neurosim.bridges.segregated import backprop_angles, from_torch, to_torch
 from neurosim.datasets import load_mnist_subset
@@ -196,3 +196,33 @@ def test_bridge_round_trip_and_rate_equivalence(subset):
     torch_error = 100 * np.mean(rate.argmax(1) != test_y[:n_test])
     assert torch_error < 50.0  # chance: 90 %
     assert abs(res["test_error"] - torch_error) < 5.0
+
+
+@pytest.mark.parametrize("rule", ["fa", "dfa"])
+def test_random_feedback_is_seeded_and_scaled_as_documented(rule):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10))
+
+    def matrices(seed, scale=1.0):
+        converted = convert(model, rule, seed=seed, feedback_scale=scale)
+        return [m.feedback for m in converted if isinstance(m, FeedbackLinear)]
+
+    first = matrices(3)
+    torch.rand(7)  # the global RNG moves on: the seed alone decides the matrices
+    for a, b in zip(first, matrices(3), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(first[-1], matrices(4)[-1])
+    for a, b in zip(first, matrices(3, scale=2.5), strict=True):
+        torch.testing.assert_close(b, 2.5 * a)
+    # uniform in +-1/sqrt(n), n the fan-in of the layer the error is sent into
+    for mat in first:
+        bound = 1 / math.sqrt(mat.shape[1])
+        assert mat.abs().max() <= bound
+        assert mat.abs().max() > 0.99 * bound
+        assert abs(mat.std().item() - bound / math.sqrt(3)) < 0.05 * bound / math.sqrt(3)
+
+
+def test_unknown_rule_names_the_rules():
+    with pytest.raises(NeurosimError) as err:
+        convert(nn.Sequential(nn.Linear(2, 2)), "nope")
+    assert str(err.value) == "rule: has to be one of backprop, fa, dfa, shallow, got 'nope'"
