@@ -220,9 +220,22 @@ def _add_run_arguments(cmd: argparse.ArgumentParser, positional: bool = True) ->
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit status 2).
+
+    argparse prints the whole usage block before the error; a wrong option
+    value should read like every other bad input: ``neurosim rl-train: error:
+    argument --episodes: invalid int value: '1.5'``. ``--help`` still shows
+    the usage. Sub-commands' parsers are made by ``add_parser`` with this class.
+    """
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurosim`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neurosim",
         description="Multi-compartment neurons and random-feedback learning in Brian2.",
     )

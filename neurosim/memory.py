@@ -19,12 +19,26 @@ import os
 
 from neurosim.errors import NeurosimError
 
-__all__ = ["available_memory", "format_bytes", "max_workers", "require_memory"]
+__all__ = ["available_memory", "check_workers", "format_bytes", "max_workers", "require_memory"]
 
 
 def max_workers() -> int:
     """Most worker processes a run may start here: 4 per core, and never fewer than 64."""
     return max(64, 4 * (os.cpu_count() or 1))
+
+
+def check_workers(n: int, where: str) -> None:
+    """Refuse, in one line naming ``where``, more worker processes than :func:`max_workers`.
+
+    Each worker is a process with its own interpreter (and Brian2 or torch
+    state), so thousands of them exhaust memory and process slots long before
+    they would help.
+    """
+    limit = max_workers()
+    if n > limit:
+        raise NeurosimError(
+            f"{where}: at most {limit} on this machine ({os.cpu_count()} cores), got {n}"
+        )
 
 
 def available_memory() -> int | None:

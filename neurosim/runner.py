@@ -136,7 +136,8 @@ def standalone_folder(cache: Path, key: str) -> Iterator[Path]:
     except ImportError:  # no flock (Windows): one folder per key, as Brian2 does
         yield root / key
         return
-    for slot in range(max_workers() + 1):
+    slots = max_workers() + 1
+    for slot in range(slots):
         name = key if slot == 0 else f"{key}-{slot}"
         handle = open(root / f"{name}.lock", "a")
         try:
@@ -150,8 +151,7 @@ def standalone_folder(cache: Path, key: str) -> Iterator[Path]:
             handle.close()  # releases the lock
         return
     raise NeurosimError(
-        f"{root}: all {max_workers() + 1} project folders of build {key} are in use "
-        "by other processes"
+        f"{root}: all {slots} project folders of build {key} are in use by other processes"
     )
 
 

@@ -35,7 +35,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ import xarray as xr
 
 from neurosim.atomic import atomic_path
 from neurosim.errors import NeurosimError
-from neurosim.memory import max_workers
+from neurosim.memory import check_workers
 from neurosim.protocol import find_protocol, load_protocol
 from neurosim.recording import now, provenance
 from neurosim.schema import load_yaml_text
@@ -446,12 +445,8 @@ def run_sweep(
         raise NeurosimError("sweep: give at least one --grid key=v1,v2,... or --seeds N")
     if scheduler is None and n_workers < 1:
         raise NeurosimError(f"--workers: has to be an integer >= 1, got {n_workers}")
-    if scheduler is None and n_workers > max_workers():
-        # each worker is a process with its own interpreter and Brian2
-        raise NeurosimError(
-            f"--workers: at most {max_workers()} on this machine "
-            f"({os.cpu_count()} cores), got {n_workers}"
-        )
+    if scheduler is None:
+        check_workers(n_workers, "--workers")
     n_points = math.prod(len(v) for v in grid.values()) * (seeds or 1)
     if n_points > MAX_POINTS:
         raise NeurosimError(

@@ -105,6 +105,31 @@ def test_version_list_and_help(capsys):
         assert "usage: neurosim" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rl-train", "a3c", "--env", "CartPole-v1", "--episodes", "1.5"],
+        ["sweep", "smoke_passive", "--workers", "1.5"],
+        ["export", "x.nc", "--format", "nix"],
+        ["no-such-command"],
+        ["run"],
+        [],
+    ],
+)
+def test_usage_errors_are_one_line(argv, capsys):
+    # argparse's own errors (wrong option types, choices, missing arguments)
+    # read like every other bad input: one line naming the problem, exit 2
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("neurosim") and "error:" in lines[0]
+    assert "usage:" not in captured.err
+
+
 def test_set_and_grid_read_numbers_as_numbers():
     from neurosim.protocol import apply_overrides
     from neurosim.sweep import parse_grid

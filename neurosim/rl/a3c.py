@@ -64,7 +64,7 @@ from torch import nn
 
 from neurosim.checkpoints import missing_checkpoint, save_torch
 from neurosim.errors import NeurosimError
-from neurosim.memory import max_workers
+from neurosim.memory import check_workers
 from neurosim.rl.common import (
     ACTIVATIONS,
     Controller,
@@ -186,12 +186,7 @@ class A3CConfig:
                 raise NeurosimError(
                     f"A3CConfig.{name}: has to be an integer, got {getattr(self, name)!r}"
                 )
-        if self.workers > max_workers():
-            # each worker is a process with its own environment and torch state
-            raise NeurosimError(
-                f"A3CConfig.workers: at most {max_workers()} on this machine "
-                f"({os.cpu_count()} cores), got {self.workers}"
-            )
+        check_workers(self.workers, "A3CConfig.workers")
         for name in ("gamma", "rms_alpha"):
             if not 0 <= getattr(self, name) < 1:
                 raise NeurosimError(
