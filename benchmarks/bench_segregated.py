@@ -139,7 +139,11 @@ def curve(args: argparse.Namespace) -> None:
     rates = (args.rate,) * (len(args.hidden) + 1)
     for seed in args.seeds:
         config = SegregatedConfig(
-            hidden_sizes=tuple(args.hidden), learning_rates=rates, init=args.init, seed=seed
+            hidden_sizes=tuple(args.hidden),
+            learning_rates=rates,
+            init=args.init,
+            layer_delay=args.layer_delay,
+            seed=seed,
         )
         start = time.perf_counter()
         _, res = run_epoch(
@@ -197,6 +201,11 @@ def main(argv: list[str] | None = None) -> None:
         "--shuffle",
         action="store_true",
         help="shuffle the training examples (default: file order, as the anchor)",
+    )
+    c.add_argument(
+        "--layer-delay",
+        action="store_true",
+        help="spikes reach the next layer one step later (neurosim before issue 13)",
     )
     c.add_argument("--output")
     c.set_defaults(func=curve)

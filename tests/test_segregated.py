@@ -93,6 +93,76 @@ def _check_local_rule(weights, new, res):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
+def _reference_psp(spikes, n, steps, delay, memory=10, tau_L=10.0, tau_s=3.0):
+    """PSPs (steps, n) of spikes with the reference's kernel and finite memory.
+
+    The reference's PSP of a spike history weighs a spike drawn at step t by
+    kappa(k) at step t + k - 1, k = 1..memory (it counts in the step it is
+    drawn); with a ``delay`` of one step, at t + k.
+    """
+    psp = np.zeros((steps, n))
+    for k in range(1, memory + 1):
+        kappa = (np.exp(-k / tau_L) - np.exp(-k / tau_s)) / (tau_L - tau_s)
+        at = spikes["step"] + k - 1 + delay
+        keep = at < steps
+        np.add.at(psp, (at[keep], spikes["i"][keep]), kappa)
+    return psp
+
+
+def _traced(res, m, variable, steps):
+    """(steps, neurons) array of a recorded trace of layer ``m``."""
+    rec = res["traces"][m]
+    out = np.full((steps, rec["i"].max() + 1), np.nan)
+    keep = rec["step"] < steps
+    out[rec["step"][keep], rec["i"][keep]] = rec[variable][keep]
+    return out
+
+
+@pytest.mark.parametrize("layer_delay", [False, True])
+def test_basal_potentials_are_weights_times_the_reference_psp(mnist, layer_delay):
+    # B = W . PSP + b at every step of two training examples, the PSP of the
+    # layer below's recorded spikes with the reference's kernel, and after the
+    # first example W and b changed by the rule applied to averages of the
+    # recorded traces: pins when a spike reaches the next layer (in the step
+    # it is drawn, as in the reference, or one step later with layer_delay),
+    # which PSP the rule averages, and that the learning pathway keeps the
+    # traces exact (the rank-one corrections of the input ring).
+    config = SegregatedConfig(hidden_sizes=(20,), seed=3, layer_delay=layer_delay)
+    w0 = init_weights(config, 784)
+    _, res = run_epoch(
+        config, w0, *mnist, 0, n_train=2, n_test=1, target=TARGET, cache_dir=CACHE,
+        record_neurons=20, trace_window=(0, 10_000),
+    )  # fmt: skip
+    starts = res["phase_start"]
+    assert list(res["phase_kind"][:4]) == [0, 1, 0, 1]  # forward, target, forward, target
+    update, end = starts[2], starts[4]  # the first update acts from step starts[2] on
+    fwd = slice(starts[1] - config.integration_steps, starts[1])  # averaging windows
+    tgt = slice(starts[2] - config.integration_steps, starts[2])
+    psp = [
+        _reference_psp(res["trace_spikes"][m], n, end, int(layer_delay))
+        for m, n in enumerate((784, 20))
+    ]
+    lam, rate = 0.2, config.learning_rates
+    A, C_h, C_o = _traced(res, 0, "A", end), _traced(res, 0, "C", end), _traced(res, 1, "C", end)
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    h = hidden_update(
+        w0.W[0], w0.b[0], psp_f=psp[0][fwd].mean(0), C_f=C_h[fwd].mean(0),
+        alpha_f=sigmoid(A[fwd].mean(0)), alpha_t=sigmoid(A[tgt].mean(0)),
+        eta=rate[0], P_h=20 / lam, k_B=0.6 / 0.7, lambda_max=lam,
+    )  # fmt: skip
+    o = output_update(
+        w0.W[1], w0.b[1], psp_f=psp[1][fwd].mean(0), C_f=C_o[fwd].mean(0),
+        phi_t=(lam * sigmoid(C_o[tgt])).mean(0), eta=rate[1], P_f=20 / lam**2,
+        k_D=0.6 / 0.7, lambda_max=lam,
+    )  # fmt: skip
+    for m, new in enumerate((h, o)):
+        assert np.abs(new.W - w0.W[m]).max() > 1e-3  # the first example did learn
+        B = _traced(res, m, "B", end)
+        assert np.isnan(B[1:]).sum() == 0  # every step recorded (from step 1 on)
+        want = np.vstack([psp[m][:update] @ w0.W[m].T + w0.b[m], psp[m][update:] @ new.W.T + new.b])
+        np.testing.assert_allclose(B[1:], want[1:], rtol=1e-9, atol=1e-9)
+
+
 def _reference_spread(n_pre, lambda_max=0.2):
     """Mean and half-width of the reference code's uniform draw for ``n_pre`` inputs."""
     v_avg, v_sd, b_avg, nu = 3.0, 3.0, 0.8, lambda_max / 4

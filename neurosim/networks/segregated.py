@@ -58,21 +58,18 @@ images; the reference draws a new random subset for every test (it shuffles
 the test set first), which makes no difference for a test of the whole test
 set, since every test example starts from a cleared state in both.
 
-Synaptic delay (a documented departure): a spike drawn at step ``t`` enters
-the next layer's traces at step ``t + 1`` (Brian2 updates every group in the
-``groups`` slot and propagates spikes in the ``synapses`` slot), so input ->
-hidden -> output takes two steps, where the reference updates the layers in
-order within one step (only the output layer's feedback to the hidden layers
-arrives one step late there, as it does here). Kept, because the rule only
-uses window averages over the last ``integration_steps`` (20) steps of phases
-of at least 50 steps (tests: the last 220 of 250): with a spike memory of
-``psp_memory`` (10) steps, a layer's input is stationary 10 steps after its
-source's, so the output layer has settled by step 2 x (10 + 1) = 22 of a
-phase, before the window opens at step 30; the window averages then have the
-same distribution as the reference's, and the measured learning curve on the
-reference anchor's images is level with the reference's (README). Removing
-the delay would take one schedule slot (update, threshold, propagation) per
-layer and a re-derivation of the learning pathway's ordering.
+Timing, as in the reference: the reference updates its layers in order
+within one step, so a spike drawn at step ``t`` acts on the next layer in
+step ``t`` (its kernel starts at kappa(1): a spike ``k - 1`` steps old
+weighs kappa(k), k = 1..``psp_memory``) and input -> hidden -> output takes
+one step; only the output layer's feedback to the apical dendrites arrives
+one step late. Here each layer's step, its spike events and its outgoing
+forward pathway run in that order inside Brian2's ``groups`` slot (see
+``_build``); the feedback pathways run in ``synapses``, after every group.
+``layer_delay=True`` is the earlier timing, kept as a named option: every
+group steps first and all spikes travel afterwards, one step per layer
+(tests: ``test_basal_potentials_are_weights_times_the_reference_psp``
+recomputes B from the recorded spikes with the reference's kernel in both).
 
 Seeding: epoch ``k`` draws its shuffle and phase lengths from
 ``numpy.random.default_rng([seed, k])`` and runs Brian2 with
@@ -107,6 +104,7 @@ from neurosim.plasticity.segregated_dendrite import (
     OUTPUT_DELTA_CODE,
     SYMMETRIC_LEARN_CODE,
     SYNAPSE_LEARN_CODE,
+    SYNAPSE_LEARN_CODE_SAME_STEP,
 )
 from neurosim.recording import atomic_path
 from neurosim.runner import cache_dir as runner_cache_dir
@@ -197,6 +195,12 @@ class SegregatedConfig:
     paper's numbers were made) or ``"narrow"`` (neurosim before issue 13: W and
     b with the same means and half the spread, Y a zero-mean product of
     uniform matrices); see :func:`init_weights`."""
+    layer_delay: bool = False
+    """Variant: a spike reaches the next layer one step after it is drawn
+    (neurosim before issue 13). Off: every layer receives the layer below's
+    spikes in the step they are drawn, as the reference updates its layers in
+    order within one step (the feedback to the apical dendrites arrives one
+    step late in both)."""
     feedback_bias: bool = False
     """Variant: apical offsets ``c`` (A = Y . PSP + c). Off in the reference's
     runs and the paper (A = Y . PSP); when on, ``c`` is drawn as the
@@ -627,6 +631,9 @@ t_end = int(phase_ta(t) > 0.5 and phase_ta(t) < 1.5)
 """
 
 
+#: Spikes inside the trace window (``trace_window``'s spike record).
+_TRACE_SPIKE = "s > 0 and t >= trace_t0 and t < trace_t1"
+
 #: Condition of the ``phase_end`` event (last step of any phase).
 _PHASE_END = "end_ta(t) > 0"
 
@@ -638,9 +645,19 @@ def _decay(names: tuple[str, ...]) -> str:
     return "".join(f"{n} = keep * {n} * d_{n[-1]}\n" for n in names)
 
 
-def _fold(trace: str) -> str:
-    """Decay a received trace pair and add the last step's spikes and expiries."""
+def _fold(trace: str, same_step: bool = False) -> str:
+    """Decay a received trace pair and add the spikes and expiries it was sent.
+
+    They were sent in the last step, or (``same_step``) in this one, before
+    this group's step ran; then a clear drops the old trace but keeps them.
+    """
     z, y = f"z{trace}", f"y{trace}"
+    if same_step:
+        return (
+            f"{trace}_L = d_L * (keep * {trace}_L + {z} - e_L * {y})\n"
+            f"{trace}_S = d_S * (keep * {trace}_S + {z} - e_S * {y})\n"
+            f"{z} = 0\n{y} = 0\n"
+        )
     return (
         f"{trace}_L = keep * d_L * ({trace}_L + {z} - e_L * {y})\n"
         f"{trace}_S = keep * d_S * ({trace}_S + {z} - e_S * {y})\n"
@@ -648,17 +665,22 @@ def _fold(trace: str) -> str:
     )
 
 
-def _input_step() -> str:
-    return (
-        _STEP_HEAD
-        + _decay(("x_L", "x_S"))
-        + """
-psp_sum += win * psp
+#: Window sum of the PSP as the next layer sees it in the step it is drawn
+#: (``same_step``): ``d * x``, a spike drawn now counting kappa(1), as in the
+#: reference; taken after this step's spike draw and expiry.
+_PSP_SAME_STEP = "psp_sum += win * (d_L * x_L - d_S * x_S) / (tau_L - tau_s)\n"
+
+
+def _input_step(same_step: bool = False) -> str:
+    code = _STEP_HEAD + _decay(("x_L", "x_S"))
+    if not same_step:
+        # the next layer sees this step's spikes one step later
+        code += "psp_sum += win * psp\n"
+    code += """
 pix = active * pixels_ta(row_ta(t) * ms, i)
 s = int(pix > 0 and rand() < lambda_max * pix)
 """
-        + _STEP_SPIKE
-    )
+    return code + _STEP_SPIKE + (_PSP_SAME_STEP if same_step else "")
 
 
 _INPUT_END = (
@@ -670,8 +692,19 @@ psp_sum = 0
 )
 
 
-def _ring_fold(mem: int) -> str:
-    """Basal traces of the first layer: fold in the input ring (see _build)."""
+def _ring_fold(mem: int, same_step: bool = False) -> str:
+    """Basal traces of the first layer: fold in the input ring (see _build).
+
+    ``u0`` holds the input's last step (or, ``same_step``, this step's)
+    weighted spike sum, ``u{mem}`` the sum whose spikes expire now.
+    """
+    if same_step:
+        code = (
+            f"b_L = d_L * (keep * (b_L - e_L * u{mem}) + u0)\n"
+            f"b_S = d_S * (keep * (b_S - e_S * u{mem}) + u0)\n"
+        )
+        code += "".join(f"u{k} = keep * u{k - 1}\n" for k in range(mem, 1, -1))
+        return code + "u1 = u0\nu0 = 0\n"
     code = (
         f"b_L = keep * d_L * (b_L + u0 - e_L * u{mem})\n"
         f"b_S = keep * d_S * (b_S + u0 - e_S * u{mem})\n"
@@ -686,13 +719,17 @@ def _ring_correction(mem: int) -> str:
     return code + "".join(f"u{k}_post += delta_post * q{k}_pre\n" for k in range(1, mem + 1))
 
 
-def _layer_step(hidden: bool, c_rhs: str, threshold: str, ring: int = 0) -> str:
+def _layer_step(
+    hidden: bool, c_rhs: str, threshold: str, ring: int = 0, same_step: bool = False
+) -> str:
     """Per-step code of a hidden (``hidden``) or the output layer.
 
     ``ring`` > 0: the layer receives the input pathway through a ring of
     ``ring`` per-step sums instead of spike and expiry accumulators.
+    ``same_step``: the layer below has sent this step's spikes already (no
+    delay per layer); the apical feedback always comes from the last step.
     """
-    basal = _ring_fold(ring) if ring else _fold("b")
+    basal = _ring_fold(ring, same_step) if ring else _fold("b", same_step)
     code = _STEP_HEAD + _decay(("x_L", "x_S")) + basal + (_fold("a") if hidden else "")
     code += "C = keep * C\nB = (b_L - b_S) / (tau_L - tau_s) + b\n"
     if hidden:
@@ -706,11 +743,11 @@ g_I = tgt - g_E
     # Forward Euler with the model's right-hand side (what method="euler" does).
     code += f"C = C + dt * ({c_rhs})\nC_sum += win * C\n"
     if hidden:
-        code += "A_sum += win * A\npsp_sum += win * psp\n"
+        code += "A_sum += win * A\n" + ("" if same_step else "psp_sum += win * psp\n")
     else:
         code += "phi_sum += win * lambda_max / (1.0 + exp(-C))\n"
     code += f"s = int(active > 0 and ({threshold}))\n"
-    return code + _STEP_SPIKE
+    return code + _STEP_SPIKE + (_PSP_SAME_STEP if hidden and same_step else "")
 
 
 def _layer_end(hidden: bool, probe: bool = False) -> str:
@@ -836,6 +873,7 @@ class _Handles:
     trace_mons: list[Any]
     inp: Any
     probe_mon: Any = None
+    spike_mons: list[Any] = dataclasses.field(default_factory=list)
 
 
 def _c_rhs(equations: str) -> str:
@@ -904,11 +942,22 @@ def _build(
         reset="",  # the step code applies spikes to the neuron's own traces
         # The learning pathway skips inputs whose forward average is 0 (their
         # weight change is exactly 0): about 80 % of MNIST pixels.
-        events={"phase_end": _PHASE_END, "learn": _TARGET_END + " and psp_f != 0"},
+        events={
+            "phase_end": _PHASE_END,
+            "learn": _TARGET_END + " and psp_f != 0",
+            **({"trace_spike": _TRACE_SPIKE} if record_traces else {}),
+        },
         namespace=common,
         name="inputs",
     )
-    inp.run_regularly(_input_step(), when="groups", name="inputs_step")
+    same_step = not config.layer_delay
+    # Without the delay each layer's step, spike events and outgoing forward
+    # pathway run in order within the "groups" slot (below: order 3m + 0, 1,
+    # 2 for the input m = 0 and layer m - 1); with it, every group steps in
+    # "groups" and spikes travel in "synapses".
+    inp.run_regularly(_input_step(same_step), when="groups", order=0, name="inputs_step")
+    if same_step:
+        _move(inp.thresholder["spike"], 1)
     inp.run_on_event("phase_end", _INPUT_END, when="after_thresholds", order=2)
     inp.state_updater.active = False  # no differential equations
     inp.resetter["spike"].active = False  # empty, but would still run every step
@@ -935,6 +984,7 @@ def _build(
         events = {"expire": "ex > 0", "phase_end": _PHASE_END, "learn": _TARGET_END}
         if record_traces:
             events["trace"] = "t >= trace_t0 and t < trace_t1"
+            events["trace_spike"] = _TRACE_SPIKE
         if probe:
             events["probe"] = _PROBE_EVENT
             namespace["angle_every"] = config.angle_every
@@ -952,8 +1002,11 @@ def _build(
         group.state_updater.active = False
         group.resetter["spike"].active = False
         ring = mem if m == 0 else 0
-        code = _layer_step(hidden, _c_rhs(model["equations"]), model["threshold"], ring)
-        group.run_regularly(code, when="groups", name=f"layer{m}_step")
+        code = _layer_step(hidden, _c_rhs(model["equations"]), model["threshold"], ring, same_step)
+        group.run_regularly(code, when="groups", order=3 * m + 3, name=f"layer{m}_step")
+        if same_step:
+            for event in ("spike", "expire"):
+                _move(group.thresholder[event], 3 * m + 4)
         # After the custom-event thresholders (slot "after_thresholds", order
         # 0) and the probe monitor (1), before the monitors (3) and the
         # synapses that read delta.
@@ -983,13 +1036,26 @@ def _build(
         name="ring_sums",
     )
     reducer.run_regularly("".join(f"{n} = 0\n" for n in sums), when="groups", name="ring_clear")
-    collect = "QL_post += psp_f_pre * (x_L_pre - sg_L_pre)\n"
-    collect += "QS_post += psp_f_pre * (x_S_pre - sg_S_pre)\n"
+    # The layer has folded in the input's spikes up to step T (same_step) or
+    # T - 1; then its traces are d x (x - sg) summed over the inputs, and
+    # ring slot k holds the spikes of step T - k + 1 (T - k).
+    if same_step:
+        collect = "QL_post += psp_f_pre * d_L * x_L_pre\nQS_post += psp_f_pre * d_S * x_S_pre\n"
+    else:
+        collect = "QL_post += psp_f_pre * (x_L_pre - sg_L_pre)\n"
+        collect += "QS_post += psp_f_pre * (x_S_pre - sg_S_pre)\n"
+    shift = 1 if same_step else 0
     collect += "".join(
-        f"q{k}_post += psp_f_pre * ((hist_pre // {2**k}) % 2)\n" for k in range(1, mem + 1)
+        f"q{k}_post += psp_f_pre * ((hist_pre // {2 ** (k - shift)}) % 2)\n"
+        for k in range(1, mem + 1)
     )
     red_syn = b2.Synapses(
-        inp, reducer, on_pre={"learn": collect}, on_event={"learn": "learn"}, name="ring_collect"
+        inp,
+        reducer,
+        on_pre={"learn": collect},
+        on_event={"learn": "learn"},
+        namespace=common,
+        name="ring_collect",
     )
     red_syn.connect(i=np.arange(inp.N), j=np.zeros(inp.N, dtype=int))
     red_syn.learn.order = -4
@@ -1018,7 +1084,7 @@ def _build(
                 "spikes": "zb_post += w",
                 "expire": "yb_post += w",
                 "learn": probe_code
-                + SYNAPSE_LEARN_CODE
+                + (SYNAPSE_LEARN_CODE_SAME_STEP if same_step else SYNAPSE_LEARN_CODE)
                 + (SYMMETRIC_LEARN_CODE if symmetric else ""),
             }
             on_event = {"spikes": "spike", "expire": "expire", "learn": "learn"}
@@ -1043,6 +1109,10 @@ def _build(
         # Before the spike pathway: the update sees the traces before this
         # step's events arrive, so dw * x_pre keeps B = W . PSP exactly.
         syn.learn.order = -2
+        if same_step:
+            _move(syn.spikes, 3 * m + 2)
+            if m > 0:
+                _move(syn.expire, 3 * m + 2)
         ff.append(syn)
         objects.append(syn)
 
@@ -1097,6 +1167,14 @@ def _build(
             mon = b2.EventMonitor(rec, "trace", variables=names, name=f"layer{m}_traces")
             trace_mons.append(mon)
             objects.append(mon)
+    spike_mons = []
+    if record_traces:
+        # Every neuron's spikes in the trace window (inputs first), so that a
+        # trace can be recomputed from the spikes that caused it.
+        for m, group in enumerate([inp, *layers]):
+            mon = b2.EventMonitor(group, "trace_spike", name=f"group{m}_trace_spikes")
+            spike_mons.append(mon)
+            objects.append(mon)
     probe_mon = None
     if config.angle_every and n_hidden:
         # Order 1: after the event thresholders (order 0), before the phase-end
@@ -1111,7 +1189,13 @@ def _build(
         )
         objects.append(probe_mon)
     net = b2.Network(objects, name="segregated")
-    return _Handles(net, layers, ff, fb, out_mon, hid_mons, trace_mons, inp, probe_mon)
+    return _Handles(net, layers, ff, fb, out_mon, hid_mons, trace_mons, inp, probe_mon, spike_mons)
+
+
+def _move(obj: Any, order: int) -> None:
+    """Run a thresholder or synaptic pathway in the "groups" slot at ``order``."""
+    obj.when = "groups"
+    obj.order = order
 
 
 def _dense(syn: Any, var: str, n_post: int, n_pre: int) -> np.ndarray:
@@ -1215,6 +1299,8 @@ def run_epoch(
         ``train_correct`` (per training example), ``plateau_f`` / ``plateau_t``
         (per hidden layer, (n_train, record_neurons)), ``phase_start``,
         ``phase_kind``, ``traces`` (per layer: ``t`` (step), ``i``, variables),
+        ``trace_spikes`` (inputs, then per layer: ``step`` and ``i`` of every
+        spike in ``trace_window``),
         ``phase_averages`` (per layer, the last example's averages),
         ``order`` (indices into ``train_images`` in presentation order),
         ``wall_time`` (s of the run call; in ``cpp_standalone`` including
@@ -1373,6 +1459,10 @@ def _collect(
         for name in mon.record_variables:
             rec[name] = np.asarray(getattr(mon, name)[:])
         traces.append(rec)
+    spikes = [
+        {"step": np.round(np.asarray(mon.t_[:]) * 1000).astype(int), "i": np.asarray(mon.i[:])}
+        for mon in h.spike_mons
+    ]
     averages = []
     for m, g in enumerate(h.layers):
         hidden = m < len(h.layers) - 1
@@ -1407,6 +1497,7 @@ def _collect(
         "phase_kind": schedule.phase_kind,
         "n_steps": schedule.n_steps,
         "traces": traces,
+        "trace_spikes": spikes,
         "phase_averages": averages,
     }
 

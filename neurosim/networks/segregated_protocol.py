@@ -67,6 +67,8 @@ TRAINING_KEYS = {
     "angle_every": "training examples between backprop-angle probes (0: none)",
     "init": "'reference' (default: the reference code's initial weights) or 'narrow'",
     "feedback_bias": "true: apical offsets c in A = Y . PSP + c (off in the reference)",
+    "layer_delay": "true: spikes reach the next layer one step after they are drawn"
+    " (off: in the same step, as in the reference)",
     "shuffle": "true (default): a seeded shuffle of the training examples every epoch;"
     " false: file order",
 }
@@ -93,6 +95,7 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
     }
     flags["random_phase_lengths"] = get("random_phase_lengths", bool, True)
     flags["feedback_bias"] = get("feedback_bias", bool, False)
+    flags["layer_delay"] = get("layer_delay", bool, False)
     init = get("init", str, "reference")
     if init not in INITS:
         raise NeurosimError(

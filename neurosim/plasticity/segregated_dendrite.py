@@ -38,6 +38,7 @@ __all__ = [
     "OUTPUT_DELTA_CODE",
     "SYMMETRIC_LEARN_CODE",
     "SYNAPSE_LEARN_CODE",
+    "SYNAPSE_LEARN_CODE_SAME_STEP",
     "LayerUpdate",
     "hidden_update",
     "output_update",
@@ -76,6 +77,19 @@ dw = delta_post * psp_f_pre
 w += dw
 b_L_post += dw * (x_L_pre - sg_L_pre)
 b_S_post += dw * (x_S_pre - sg_S_pre)
+"""
+
+#: :data:`SYNAPSE_LEARN_CODE` when spikes reach the next layer in the step
+#: they are drawn (the reference's timing, see
+#: :mod:`neurosim.networks.segregated`): the targets have already received
+#: this step's spikes, and their traces hold ``d * sum_j w_j x_j`` (a spike's
+#: PSP one step after it is drawn, as the reference's kernel starts at
+#: kappa(1)), so the correction is ``dw * d * x_pre``.
+SYNAPSE_LEARN_CODE_SAME_STEP = """
+dw = delta_post * psp_f_pre
+w += dw
+b_L_post += dw * d_L * x_L_pre
+b_S_post += dw * d_S * x_S_pre
 """
 
 #: Extra ``learn`` code of the symmetric-feedback control, where the output
