@@ -1,0 +1,319 @@
+"""Connection rules of projections: which pre- and postsynaptic neurons a synapse joins.
+
+A connector is data (:class:`Connector`, read from a protocol's
+``projections:`` entry by :func:`connector_from_spec`) and one pure function,
+:func:`connect`, that turns it into index arrays ``(i, j)`` with a seeded
+``numpy.random.Generator``. The rules and their flags follow NEST's
+(``nest.Connect``'s ``conn_spec``), the reference simulator of the field:
+
+``all_to_all``
+    every pair.
+``one_to_one``
+    ``i = j``; both populations have the same size.
+``fixed_probability`` (NEST: ``pairwise_bernoulli``)
+    each pair independently with probability ``p``.
+``fixed_indegree``, ``fixed_outdegree``
+    each postsynaptic (presynaptic) neuron gets ``indegree`` (``outdegree``)
+    partners drawn uniformly, with repeats unless ``multapses: false``.
+``fixed_total_number``
+    ``n`` synapses, each pair drawn uniformly.
+
+``autapses`` (a neuron onto itself; only when source and target are the
+same population) and ``multapses`` (more than one synapse per pair) are
+allowed by default, as in NEST. The number of synapses a connector will make
+is known (or its mean is) before any is drawn: :func:`expected_synapses`, so
+a protocol's memory is estimated before anything is built.
+
+Drawing is vectorised: ``fixed_probability`` draws the number of synapses
+and then a uniform set of that many pairs (cost proportional to the
+synapses made, not to the pairs),
+the fixed-degree rules draw all partners at once, without repeats through
+random keys in blocks of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.errors import NeurosimError
+from neurosim.schema import check_bool, check_int, check_keys, check_number, check_str
+
+__all__ = [
+    "CONNECTORS",
+    "MAX_SYNAPSES",
+    "Connector",
+    "connect",
+    "connector_from_spec",
+    "expected_synapses",
+]
+
+#: Rules and the keys each one takes besides ``rule``, ``autapses``, ``multapses``.
+CONNECTORS: dict[str, tuple[str, ...]] = {
+    "all_to_all": (),
+    "one_to_one": (),
+    "fixed_probability": ("p",),
+    "fixed_indegree": ("indegree",),
+    "fixed_outdegree": ("outdegree",),
+    "fixed_total_number": ("n",),
+}
+
+#: Most synapses one projection may have (about 0.3 billion is the full-scale
+#: cortical microcircuit; memory is checked separately, before building).
+MAX_SYNAPSES = 2 * 10**9
+
+#: Random keys drawn at once by the fixed-degree rules without repeats.
+_BLOCK = 4_000_000
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A connection rule and its parameters (see the module docstring).
+
+    Attributes
+    ----------
+    rule : str
+        One of :data:`CONNECTORS`.
+    p : float, optional
+        Connection probability of ``fixed_probability``, in [0, 1].
+    indegree, outdegree, n : int, optional
+        Partners per neuron, or synapses in all, of the fixed-count rules.
+    autapses, multapses : bool
+        Allow a neuron onto itself (same population only) / repeated pairs.
+    """
+
+    rule: str
+    p: float | None = None
+    indegree: int | None = None
+    outdegree: int | None = None
+    n: int | None = None
+    autapses: bool = True
+    multapses: bool = True
+
+
+def connector_from_spec(spec: object, where: str) -> Connector:
+    """Read a ``connector:`` entry: a rule name, or a mapping with ``rule`` and its keys.
+
+    Only the types and ranges that need no population sizes are checked here;
+    :func:`check_connector` checks the rest once the sizes are known.
+    """
+    if isinstance(spec, str):
+        spec = {"rule": spec}
+    optional = ("p", "indegree", "outdegree", "n", "autapses", "multapses")
+    spec = check_keys(spec, where, ("rule",), optional)
+    rule = check_str(spec["rule"], f"{where}.rule", "a connector name", 100)
+    if rule not in CONNECTORS:
+        raise NeurosimError(
+            f"{where}.rule: unknown connector {rule!r} (have: {', '.join(CONNECTORS)})"
+        )
+    needed = CONNECTORS[rule]
+    for key in ("p", "indegree", "outdegree", "n"):
+        if key in spec and key not in needed:
+            raise NeurosimError(f"{where}.{key}: not a parameter of connector {rule!r}")
+        if key not in spec and key in needed:
+            raise NeurosimError(f"{where}: connector {rule!r} needs {key!r}")
+    values: dict[str, object] = {"rule": rule}
+    if "p" in spec:
+        p = check_number(spec["p"], f"{where}.p", "a probability in [0, 1]")
+        if not 0 <= p <= 1:
+            raise NeurosimError(f"{where}.p: expected a probability in [0, 1], got {p!r}")
+        values["p"] = p
+    for key in ("indegree", "outdegree", "n"):
+        if key in spec:
+            values[key] = check_int(spec[key], f"{where}.{key}", 0, MAX_SYNAPSES)
+    for key in ("autapses", "multapses"):
+        if key in spec:
+            values[key] = check_bool(spec[key], f"{where}.{key}")
+    return Connector(**values)  # type: ignore[arg-type]
+
+
+def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where: str) -> None:
+    """Refuse, in one line, a connector the population sizes make impossible.
+
+    ``same``: source and target are the same population (autapses possible).
+    """
+    no_self = same and not conn.autapses
+    if same and n_pre != n_post:
+        raise NeurosimError(f"{where}: one population with two sizes, {n_pre} and {n_post}")
+    if conn.rule == "one_to_one" and n_pre != n_post:
+        raise NeurosimError(
+            f"{where}: one_to_one needs populations of the same size, got {n_pre} and {n_post}"
+        )
+    if conn.rule == "one_to_one" and no_self:
+        raise NeurosimError(f"{where}: one_to_one within a population without autapses is empty")
+    for key, pool in (("indegree", n_pre), ("outdegree", n_post)):
+        k = getattr(conn, key)
+        if k is not None and not conn.multapses and k > pool - no_self:
+            raise NeurosimError(
+                f"{where}.{key}: {k} distinct partners out of {pool - no_self} "
+                "(allow multapses, or lower it)"
+            )
+        if k is not None and k > 0 and pool - no_self < 1:
+            raise NeurosimError(f"{where}.{key}: no possible partner (one neuron, no autapses)")
+    if conn.rule == "fixed_total_number":
+        pairs = n_pre * n_post - (min(n_pre, n_post) if no_self else 0)
+        if conn.n and pairs < 1:
+            raise NeurosimError(f"{where}.n: no possible pair (one neuron, no autapses)")
+        if not conn.multapses and conn.n > pairs:
+            raise NeurosimError(
+                f"{where}.n: {conn.n} distinct synapses out of {pairs} pairs "
+                "(allow multapses, or lower it)"
+            )
+    if expected_synapses(conn, n_pre, n_post, same) > MAX_SYNAPSES:
+        raise NeurosimError(
+            f"{where}: about {expected_synapses(conn, n_pre, n_post, same):.3g} synapses, "
+            f"more than the {MAX_SYNAPSES:.0e} one projection may have"
+        )
+
+
+def expected_synapses(conn: Connector, n_pre: int, n_post: int, same: bool) -> float:
+    """Number of synapses ``conn`` makes (the mean for ``fixed_probability``)."""
+    no_self = same and not conn.autapses
+    if conn.rule == "all_to_all":
+        return float(n_pre * n_post - (min(n_pre, n_post) if no_self else 0))
+    if conn.rule == "one_to_one":
+        return 0.0 if no_self else float(n_pre)
+    if conn.rule == "fixed_probability":
+        pairs = n_pre * n_post - (min(n_pre, n_post) if no_self else 0)
+        return float(conn.p) * pairs
+    if conn.rule == "fixed_indegree":
+        return float(conn.indegree) * n_post
+    if conn.rule == "fixed_outdegree":
+        return float(conn.outdegree) * n_pre
+    return float(conn.n)
+
+
+def connect(
+    conn: Connector, n_pre: int, n_post: int, rng: np.random.Generator, same: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the synapses of ``conn`` between ``n_pre`` and ``n_post`` neurons.
+
+    Parameters
+    ----------
+    conn : Connector
+    n_pre, n_post : int
+        Sizes of the source and target populations.
+    rng : numpy.random.Generator
+        The only source of randomness: the same generator state gives the
+        same synapses.
+    same : bool
+        Source and target are the same population (``autapses`` applies).
+
+    Returns
+    -------
+    i, j : numpy.ndarray of int64
+        Presynaptic and postsynaptic indices, one entry per synapse.
+    """
+    check_connector(conn, n_pre, n_post, same, "connector")
+    no_self = same and not conn.autapses
+    if conn.rule == "all_to_all":
+        i, j = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_post)
+        return _drop_self(i, j) if no_self else (i, j)
+    if conn.rule == "one_to_one":
+        i = np.arange(n_pre, dtype=np.int64)
+        return i, i.copy()
+    if conn.rule == "fixed_probability":
+        i, j = np.divmod(_bernoulli_indices(n_pre * n_post, conn.p, rng), n_post)
+        return _drop_self(i, j) if no_self else (i, j)
+    if conn.rule == "fixed_indegree":
+        j, i = _fixed_degree(n_post, n_pre, conn.indegree, conn.multapses, no_self, rng)
+        return i, j
+    if conn.rule == "fixed_outdegree":
+        return _fixed_degree(n_pre, n_post, conn.outdegree, conn.multapses, no_self, rng)
+    return _fixed_total(n_pre, n_post, conn.n, conn.multapses, no_self, rng)
+
+
+def _drop_self(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = i != j
+    return i[keep], j[keep]
+
+
+def _bernoulli_indices(n_pairs: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices in ``range(n_pairs)``, each present with probability ``p``.
+
+    The count is Binomial(n_pairs, p) and, given the count, the set is a
+    uniform subset: the same law as one coin per pair, at a cost in memory
+    and time of the synapses made, not of the pairs.
+    """
+    return _distinct(n_pairs, int(rng.binomial(n_pairs, p)), rng)
+
+
+def _distinct(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniform random ``k``-subset of ``range(n)``, sorted (int64).
+
+    Draws with repeats and tops up the missing ones; by symmetry of the
+    labels every subset is equally likely. Above half of ``n`` the
+    complement is drawn instead, so a top-up never waits long.
+    """
+    if k > n // 2:
+        drop = _distinct(n, n - k, rng)
+        keep = np.ones(n, dtype=bool)
+        keep[drop] = False
+        return np.flatnonzero(keep).astype(np.int64)
+    out = _sorted_unique(rng.integers(0, n, size=k, dtype=np.int64))
+    while len(out) < k:
+        more = rng.integers(0, n, size=k - len(out), dtype=np.int64)
+        out = _sorted_unique(np.concatenate([out, more]))
+    return out
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    # np.unique of numpy 2.3 takes ~100x longer than sorting for 10^7 integers
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+def _fixed_degree(
+    n_own: int, n_pool: int, k: int, multapses: bool, no_self: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` partners in ``range(n_pool)`` for each of ``n_own`` neurons: (own, partner)."""
+    own = np.repeat(np.arange(n_own, dtype=np.int64), k)
+    if k == 0:
+        return own, np.empty(0, dtype=np.int64)
+    if multapses:
+        # draw from the pool without the neuron itself, then skip over it
+        partner = rng.integers(0, n_pool - no_self, size=n_own * k, dtype=np.int64)
+        if no_self:
+            partner += partner >= own
+        return own, partner
+    if n_pool > _BLOCK:
+        # a huge pool: one sparse draw per neuron, never a row of n_pool keys
+        parts = []
+        for n in range(n_own):
+            chosen = rng.permutation(_distinct(n_pool - no_self, k, rng))
+            parts.append(chosen + (chosen >= n) if no_self else chosen)
+        return own, np.concatenate(parts)
+    rows = max(1, _BLOCK // n_pool)
+    parts = []
+    for start in range(0, n_own, rows):
+        stop = min(n_own, start + rows)
+        keys = rng.random((stop - start, n_pool))
+        if no_self:  # one population: a neuron is never its own partner
+            keys[np.arange(stop - start), np.arange(start, stop)] = np.inf
+        # the k smallest random keys of a row are a uniform k-subset of the pool
+        parts.append(np.argpartition(keys, k - 1, axis=1)[:, :k].ravel())
+    return own, np.concatenate(parts).astype(np.int64)
+
+
+def _fixed_total(
+    n_pre: int, n_post: int, n: int, multapses: bool, no_self: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` synapses on uniformly drawn pairs (distinct unless ``multapses``)."""
+    if no_self:
+        # one population (n_pre == n_post): pairs off the diagonal, numbered
+        # row by row, n_post - 1 to a row
+        pairs = n_pre * (n_post - 1)
+        k = (
+            rng.integers(0, pairs, size=n, dtype=np.int64)
+            if multapses
+            else rng.permutation(_distinct(pairs, n, rng))
+        )
+        i, r = np.divmod(k, n_post - 1)
+        return i, r + (r >= i)
+    k = (
+        rng.integers(0, n_pre * n_post, size=n, dtype=np.int64)
+        if multapses
+        else rng.permutation(_distinct(n_pre * n_post, n, rng))
+    )
+    return np.divmod(k, n_post)
