@@ -82,7 +82,7 @@ def _wall_time(result: dict, target: str) -> float:
 def speed(args: argparse.Namespace) -> None:
     """Median ms per training and per test example (after compiling)."""
     data = _mnist(full=False)
-    config = SegregatedConfig(hidden_sizes=tuple(args.hidden))
+    config = SegregatedConfig(hidden_sizes=tuple(args.hidden), layer_delay=args.layer_delay)
     weights = init_weights(config, 784)
     per_train, per_test, wall_train, wall_test = [], [], [], []
     for rep in range(args.repeats + 1):
@@ -187,6 +187,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n-test", type=int, default=50)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--profile", action="store_true")
+    p.add_argument(
+        "--layer-delay",
+        action="store_true",
+        help="spikes reach the next layer one step later (neurosim before issue 13)",
+    )
     p.add_argument("--top", type=int, default=25)
     p.set_defaults(func=speed)
     c = sub.add_parser("curve")

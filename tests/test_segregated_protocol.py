@@ -61,13 +61,23 @@ def test_initial_weights_and_order_options():
     from neurosim.networks.segregated_protocol import training_config
 
     config, options = training_config(load_protocol("segregated_mnist_demo"))
-    assert (config.init, config.feedback_bias, options["shuffle"]) == ("reference", False, True)
-    config, options = training_config(
-        load_protocol(
-            "segregated_mnist_demo",
-            ["training.init=narrow", "training.feedback_bias=true", "training.shuffle=false"],
-        )
+    assert (config.init, config.feedback_bias, config.layer_delay, options["shuffle"]) == (
+        "reference",
+        False,
+        False,
+        True,
     )
-    assert (config.init, config.feedback_bias, options["shuffle"]) == ("narrow", True, False)
+    sets = ["init=narrow", "feedback_bias=true", "layer_delay=true", "shuffle=false"]
+    config, options = training_config(
+        load_protocol("segregated_mnist_demo", [f"training.{s}" for s in sets])
+    )
+    assert (config.init, config.feedback_bias, config.layer_delay, options["shuffle"]) == (
+        "narrow",
+        True,
+        True,
+        False,
+    )
+    with pytest.raises(NeurosimError, match=r"training\.layer_delay: expected true: spikes"):
+        training_config(load_protocol("segregated_mnist_demo", ["training.layer_delay=1"]))
     with pytest.raises(NeurosimError, match=r"training\.init: expected one of 'reference'"):
         training_config(load_protocol("segregated_mnist_demo", ["training.init=centred"]))
