@@ -34,6 +34,7 @@ __all__ = [
     "MAX_YAML_NODES",
     "SEED_LIMIT",
     "check_bool",
+    "check_choice",
     "check_identifier",
     "check_int",
     "check_keys",
@@ -251,6 +252,29 @@ def check_keys(
         if key not in mapping:
             raise NeurosimError(f"{where}: missing required key {key!r}")
     return mapping
+
+
+def check_choice(
+    spec: Mapping[str, Any], key: str, choices: Mapping[str, tuple[str, ...]], what: str, where: str
+) -> tuple[str, tuple[str, ...]]:
+    """A named variant (``spec[key]`` in ``choices``) given exactly its own parameters.
+
+    ``choices`` maps each name to the parameters it needs; a parameter of
+    another variant, or a missing one, is refused in one line. Returns the
+    name and its parameters.
+    """
+    name = check_str(spec[key], f"{where}.{key}", f"a {what} name", 100)
+    if name not in choices:
+        raise NeurosimError(
+            f"{where}.{key}: unknown {what} {excerpt(name)} (have: {', '.join(choices)})"
+        )
+    needed = choices[name]
+    for param in dict.fromkeys(p for params in choices.values() for p in params):
+        if param in spec and param not in needed:
+            raise NeurosimError(f"{where}.{param}: not a parameter of {what} {name!r}")
+        if param not in spec and param in needed:
+            raise NeurosimError(f"{where}: {what} {name!r} needs {param!r}")
+    return name, needed
 
 
 def expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:

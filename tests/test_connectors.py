@@ -103,19 +103,24 @@ def test_fixed_probability_count_and_uniformity():
     assert abs(indeg.var() - n_pre * p * (1 - p)) < 0.15 * n_pre * p * (1 - p)
 
 
-def test_fixed_indegree_without_multapses_draws_uniform_subsets():
-    # every presynaptic neuron equally often over many targets
+@pytest.mark.parametrize("block", [None, 100])
+def test_fixed_indegree_without_multapses_draws_uniform_subsets(block, monkeypatch):
+    # block 100: the path for pools too big for a row of random keys
+    if block:
+        import neurosim.networks.connectors as c
+
+        monkeypatch.setattr(c, "_BLOCK", block)
     i, j = connect(
-        Connector("fixed_indegree", indegree=7, multapses=False, autapses=False),
-        50,
-        50,
+        Connector("fixed_indegree", indegree=30, multapses=False, autapses=False),
+        200,
+        200,
         np.random.default_rng(2),
         same=True,
     )
-    counts = np.bincount(i, minlength=50)
-    assert counts.sum() == 350 and stats.chisquare(counts).pvalue > 1e-4
-    pairs = i * 50 + j
-    assert len(np.unique(pairs)) == len(pairs) and (i != j).all()
+    assert (np.bincount(j, minlength=200) == 30).all() and (i != j).all()
+    assert len(np.unique(i * 200 + j)) == len(i)
+    # every presynaptic neuron equally likely
+    assert stats.chisquare(np.bincount(i, minlength=200)).pvalue > 1e-4
 
 
 def test_fixed_total_number_without_autapses_covers_every_off_diagonal_pair():
@@ -177,22 +182,6 @@ def test_impossible_connectors_are_refused_before_drawing(conn, sizes, message):
 def test_extreme_probabilities(p):
     i, _ = connect(Connector("fixed_probability", p=p), 40, 40, np.random.default_rng(5))
     assert len(i) == (1600 if p > 0.5 else 0)
-
-
-def test_huge_pool_without_multapses_draws_sparsely(monkeypatch):
-    import neurosim.networks.connectors as c
-
-    monkeypatch.setattr(c, "_BLOCK", 100)  # as if the pool were huge
-    i, j = connect(
-        Connector("fixed_indegree", indegree=30, multapses=False, autapses=False),
-        200,
-        200,
-        np.random.default_rng(6),
-        same=True,
-    )
-    assert (np.bincount(j, minlength=200) == 30).all() and (i != j).all()
-    assert len(np.unique(i * 200 + j)) == len(i)
-    assert stats.chisquare(np.bincount(i, minlength=200)).pvalue > 1e-4
 
 
 def test_big_sparse_projection_is_cheap():

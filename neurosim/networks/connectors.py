@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.schema import check_bool, check_int, check_keys, check_number, check_str
+from neurosim.schema import check_bool, check_choice, check_int, check_keys, check_number
 
 __all__ = [
     "CONNECTORS",
@@ -102,17 +102,7 @@ def connector_from_spec(spec: object, where: str) -> Connector:
         spec = {"rule": spec}
     optional = ("p", "indegree", "outdegree", "n", "autapses", "multapses")
     spec = check_keys(spec, where, ("rule",), optional)
-    rule = check_str(spec["rule"], f"{where}.rule", "a connector name", 100)
-    if rule not in CONNECTORS:
-        raise NeurosimError(
-            f"{where}.rule: unknown connector {rule!r} (have: {', '.join(CONNECTORS)})"
-        )
-    needed = CONNECTORS[rule]
-    for key in ("p", "indegree", "outdegree", "n"):
-        if key in spec and key not in needed:
-            raise NeurosimError(f"{where}.{key}: not a parameter of connector {rule!r}")
-        if key not in spec and key in needed:
-            raise NeurosimError(f"{where}: connector {rule!r} needs {key!r}")
+    rule, _ = check_choice(spec, "rule", CONNECTORS, "connector", where)
     values: dict[str, object] = {"rule": rule}
     if "p" in spec:
         p = check_number(spec["p"], f"{where}.p", "a probability in [0, 1]")

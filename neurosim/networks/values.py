@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from neurosim.errors import NeurosimError
-from neurosim.schema import check_keys, check_str
+from neurosim.schema import check_choice, check_keys
 from neurosim.units import parse_quantity, unit_name
 
 __all__ = ["DISTRIBUTIONS", "ValueSpec", "draw", "value_from_spec"]
@@ -103,18 +103,7 @@ def value_from_spec(spec: object, where: str, dimension) -> ValueSpec:
         return ValueSpec("constant", (("value", value),), dimension=_dim(dimension))
     allowed = ("mean", "std", "low", "high", "min", "max")
     spec = check_keys(spec, where, ("distribution",), allowed)
-    kind = check_str(spec["distribution"], f"{where}.distribution", "a distribution name", 100)
-    if kind not in DISTRIBUTIONS:
-        raise NeurosimError(
-            f"{where}.distribution: unknown distribution {kind!r} "
-            f"(have: {', '.join(DISTRIBUTIONS)})"
-        )
-    needed = DISTRIBUTIONS[kind]
-    for key in ("mean", "std", "low", "high"):
-        if key in spec and key not in needed:
-            raise NeurosimError(f"{where}.{key}: not a parameter of the {kind} distribution")
-        if key not in spec and key in needed:
-            raise NeurosimError(f"{where}: the {kind} distribution needs {key!r}")
+    kind, needed = check_choice(spec, "distribution", DISTRIBUTIONS, "distribution", where)
     values = {k: float(parse_quantity(spec[k], f"{where}.{k}", dimension)) for k in needed}
     low = (
         float(parse_quantity(spec["min"], f"{where}.min", dimension))
