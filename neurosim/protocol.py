@@ -23,6 +23,7 @@ from brian2 import Quantity
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.memory import require_memory
 from neurosim.model import NeuronModel, check_method_name, find_model, load_model
+from neurosim.networks.projections import check_projections, synapse_count
 from neurosim.schema import (
     check_bool,
     check_identifier,
@@ -32,6 +33,7 @@ from neurosim.schema import (
     check_mapping,
     check_name,
     check_number,
+    check_population,
     check_seed,
     check_str,
     describe_files,
@@ -73,6 +75,7 @@ _TOP_OPTIONAL = (
     "dt",
     "duration",
     "populations",
+    "projections",
     "stimuli",
     "record",
     "analysis",
@@ -84,7 +87,7 @@ _TOP_OPTIONAL = (
 #: Sections each protocol kind reads; a section it would ignore is refused.
 #: Kinds not listed (learning kinds) read ``training`` only.
 KIND_SECTIONS = {
-    "simulation": ("dt", "duration", "populations", "stimuli", "record", "analysis"),
+    "simulation": ("dt", "duration", "populations", "projections", "stimuli", "record", "analysis"),
     "stdp_pairing": ("dt", "training"),
 }
 
@@ -166,6 +169,8 @@ class Protocol:
     data: dict[str, Any]
     path: Path | None = None
     overrides: list[str] = field(default_factory=list)
+    projections: list = field(default_factory=list)
+    """Validated :class:`neurosim.networks.projections.Projection` s."""
 
     @property
     def text(self) -> str:
@@ -313,6 +318,7 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     )
     if kind == "simulation" and not populations:
         raise NeurosimError(f"{where}: populations: a simulation needs at least one population")
+    projections = check_projections(_get(data, "projections", {}), populations, models, dt, where)
     stimuli = [
         _check_stimulus(spec, k, populations, models, duration, where)
         for k, spec in enumerate(check_list(_get(data, "stimuli", []), f"{where}: stimuli"))
@@ -332,7 +338,7 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         _check_analysis(spec, k, records, models, duration, where)
         for k, spec in enumerate(check_list(_get(data, "analysis", []), f"{where}: analysis"))
     ]
-    _check_object_names(populations, stimuli, records, where)
+    _check_object_names(populations, stimuli, records, where, [p.name for p in projections])
     protocol = Protocol(
         name=name,
         description=description,
@@ -350,6 +356,7 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         data=data,
         path=path,
         overrides=overrides,
+        projections=projections,
     )
     if kind == "simulation":
         check_memory(protocol)
@@ -451,7 +458,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
         )
     required, optional = STIMULUS_KEYS[kind]
     check_keys(spec, key, ("kind", *required), optional)
-    pop = _population(spec["population"], populations, f"{key}.population")
+    pop = check_population(spec["population"], populations, f"{key}.population")
     model = models[pop]
     variable = _variable(spec["variable"], model, f"{key}.variable")
     dim = model.variables[variable].dimension
@@ -512,14 +519,6 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
     return Stimulus(kind, pop, variable, parsed, key)
 
 
-def _population(value: Any, populations, where: str) -> str:
-    if not isinstance(value, str) or value not in populations:
-        raise NeurosimError(
-            f"{where}: no population {excerpt(value)} (populations: {', '.join(populations)})"
-        )
-    return value
-
-
 def _variable(value: Any, model: NeuronModel, where: str) -> str:
     if not isinstance(value, str) or value not in model.variables:
         raise NeurosimError(f"{where}: {excerpt(value)} is not a variable of model {model.name!r}")
@@ -569,7 +568,7 @@ def _neurons(value: Any, n: int, where: str) -> list[int] | bool:
 def _check_record(spec: Any, k: int, populations, models, dt, duration, where: str) -> Record:
     key = f"{where}: record[{k}]"
     check_keys(spec, key, ("population",), ("name", "variables", "neurons", "dt", "spikes"))
-    pop = _population(spec["population"], populations, f"{key}.population")
+    pop = check_population(spec["population"], populations, f"{key}.population")
     model = models[pop]
     variables = spec.get("variables", [c.potential for c in model.compartments.values()])
     check_list(variables, f"{key}.variables", "a list of variable names", 1000)
@@ -649,9 +648,11 @@ def _check_analysis(spec: Any, k: int, records: list[Record], models, duration, 
     return spec
 
 
-def _check_object_names(populations, stimuli: list[Stimulus], records: list[Record], where: str):
+def _check_object_names(
+    populations, stimuli: list[Stimulus], records: list[Record], where: str, projections=()
+):
     """Refuse two Brian2 objects with one name (Brian2 would fail mid-build)."""
-    names = list(populations) + [f"{r.name}_state" for r in records]
+    names = list(populations) + list(projections) + [f"{r.name}_state" for r in records]
     names += [f"{r.name}_spikes" for r in records if r.spikes]
     for k, stim in enumerate(stimuli):
         if stim.kind == "dataset_poisson":
@@ -664,7 +665,8 @@ def _check_object_names(populations, stimuli: list[Stimulus], records: list[Reco
     for name in names:
         if name in seen:
             raise NeurosimError(
-                f"{where}: the name {name!r} is used twice (rename a population or a record)"
+                f"{where}: the name {name!r} is used twice "
+                "(rename a population, projection or record)"
             )
         seen.add(name)
 
@@ -674,7 +676,7 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
 
     ``network``: every neuron's state and parameters (float64, times a
     factor for the temporaries of Brian2's generated code) and the
-    synapses of dataset inputs; ``stimuli``: the sampled stimulus
+    synapses of projections and dataset inputs; ``stimuli``: the sampled stimulus
     envelopes and images; ``recording``: every recorded sample (float64)
     of the state monitors. Spike monitors grow with the activity and are
     not counted.
@@ -695,6 +697,8 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
             parts["network"] += _SYNAPSE_BYTES * 784 * n * p
         elif stim.kind != "poisson":
             parts["stimuli"] += 8.0 * (steps + n)
+    for proj in protocol.projections:
+        parts["network"] += _SYNAPSE_BYTES * synapse_count(proj, protocol.populations)
     for rec in protocol.records:
         n = protocol.populations[rec.population]["n"] if rec.neurons is True else len(rec.neurons)
         samples = float(duration / rec.dt) + 2

@@ -25,6 +25,7 @@ from brian2 import Network, PoissonInput, SpikeMonitor, StateMonitor, TimedArray
 from neurosim.analysis import run_measurements
 from neurosim.errors import NeurosimError
 from neurosim.memory import max_workers
+from neurosim.networks.projections import build_projection
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import now, provenance, save_recording, spike_table, state_arrays
 from neurosim.units import DISPLAY_UNITS, unit_name
@@ -375,7 +376,7 @@ def _stimulus_declarations(protocol: Protocol, population: str) -> str:
 def simulate(
     protocol: Protocol, out_dir: Path, *, progress: bool = True, resume: bool = False
 ) -> RunResult:
-    """Run a ``simulation`` protocol: populations, stimuli, monitors, one run."""
+    """Run a ``simulation`` protocol: populations, projections, stimuli, monitors, one run."""
     if protocol.duration is None:
         raise NeurosimError(f"{protocol.where('duration')}: a simulation needs a duration")
     started = now()
@@ -397,7 +398,12 @@ def simulate(
                 dt=pop.get("dt"),
             )
         inputs, presented = _attach_stimuli(protocol, groups)
-        net = Network(*groups.values(), *inputs)
+        # one generator per projection: adding one leaves the others' synapses as they were
+        synapses = [
+            build_projection(proj, groups, np.random.default_rng([protocol.seed, 1, k]))
+            for k, proj in enumerate(protocol.projections)
+        ]
+        net = Network(*groups.values(), *inputs, *synapses)
         monitors = []
         for rec in protocol.records:
             state = StateMonitor(

@@ -42,6 +42,7 @@ __all__ = [
     "check_mapping",
     "check_name",
     "check_number",
+    "check_population",
     "check_seed",
     "check_str",
     "describe_files",
@@ -275,6 +276,15 @@ def check_choice(
         if param not in spec and param in needed:
             raise NeurosimError(f"{where}: {what} {name!r} needs {param!r}")
     return name, needed
+
+
+def check_population(value: Any, populations: Iterable[str], where: str) -> str:
+    """The name of one of a protocol's ``populations``."""
+    if not isinstance(value, str) or value not in populations:
+        raise NeurosimError(
+            f"{where}: no population {excerpt(value)} (populations: {', '.join(populations)})"
+        )
+    return value
 
 
 def expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:

@@ -77,6 +77,16 @@ class ValueSpec:
         """One parameter by name (SI units)."""
         return dict(self.params)[name]
 
+    def lowest(self) -> float:
+        """Lowest value a draw can take (SI units; ``-inf`` if unbounded below)."""
+        if self.kind == "constant":
+            return self.param("value")
+        if self.kind == "uniform":
+            return max(self.low, self.param("low"))
+        if self.kind == "lognormal" and self.param("mean") > 0:
+            return max(self.low, 0.0)
+        return self.low
+
     def mean(self) -> float:
         """Mean of the unbounded distribution (SI units): for memory and rate estimates."""
         if self.kind == "constant":

@@ -1,0 +1,164 @@
+"""Projections between populations of a protocol: connector, weights, delays, target variable.
+
+A simulation protocol's ``projections:`` section connects its populations::
+
+    projections:
+      exc_to_inh:                       # the projection's name
+        source: exc                     # presynaptic population
+        target: inh                     # postsynaptic population
+        variable: v                     # what a spike changes in the target
+        connector: {rule: fixed_indegree, indegree: 100}
+        weight: 0.1 mV                  # or a distribution, see networks/values.py
+        delay: 1.5 ms                   # optional (default: one time step)
+
+Each presynaptic spike adds ``weight`` to ``variable`` of the postsynaptic
+neuron after ``delay`` (a delta, or jump, synapse, as NEST's
+``static_synapse`` onto ``iaf_psc_delta``). ``variable`` is any state
+variable of the target's model (a variable with a ``d.../dt`` equation), so
+the compartment is chosen by name: ``v_s`` (soma) or ``v_a`` (apical
+dendrite) of ``bac_pyramidal``; the weight must have that variable's unit.
+Connectors: :mod:`neurosim.networks.connectors`; weights and delays:
+:mod:`neurosim.networks.values`. Delays are at least one time step, as in
+NEST.
+
+:func:`check_projections` validates the section when the protocol loads
+(before anything is built, synapse counts included); :func:`build_projection`
+makes the Brian2 ``Synapses`` of one projection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import brian2
+import numpy as np
+
+from neurosim.errors import NeurosimError, excerpt
+from neurosim.networks.connectors import (
+    Connector,
+    check_connector,
+    connect,
+    connector_from_spec,
+    expected_synapses,
+)
+from neurosim.networks.values import ValueSpec, draw, value_from_spec
+from neurosim.schema import (
+    check_identifier,
+    check_keys,
+    check_mapping,
+    check_population,
+    key_text,
+)
+from neurosim.units import unit_name
+
+__all__ = ["Projection", "build_projection", "check_projections", "synapse_count"]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One validated projection (see the module docstring)."""
+
+    name: str
+    source: str
+    target: str
+    variable: str
+    connector: Connector
+    weight: ValueSpec
+    delay: ValueSpec
+
+    @property
+    def same_population(self) -> bool:
+        """Source and target are one population (autapses are possible)."""
+        return self.source == self.target
+
+
+def check_projections(
+    spec: Any, populations: dict[str, dict], models: dict, dt, where: str
+) -> list[Projection]:
+    """Validate a ``projections:`` section; every error is one line naming the key.
+
+    Parameters
+    ----------
+    spec : mapping
+        Projection name -> settings, as loaded from the protocol.
+    populations, models : dict
+        The protocol's validated populations (settings with ``n``) and their
+        neuron models.
+    dt : Quantity
+        The protocol's time step: the shortest possible delay.
+    where : str
+        Location prefix (the protocol file).
+    """
+    check_mapping(spec, f"{where}: projections", "a mapping of projection name to settings")
+    out = []
+    for name, proj in spec.items():
+        key = f"{where}: projections.{key_text(name)}"
+        check_identifier(name, key, "projection name")
+        proj = check_keys(
+            proj, key, ("source", "target", "variable", "connector", "weight"), ("delay",)
+        )
+        source, target = (
+            check_population(proj[k], populations, f"{key}.{k}") for k in ("source", "target")
+        )
+        model = models[target]
+        variable = proj["variable"]
+        var = model.variables.get(variable) if isinstance(variable, str) else None
+        if var is None or var.kind != "differential":
+            states = [v.name for v in model.variables.values() if v.kind == "differential"]
+            raise NeurosimError(
+                f"{key}.variable: {excerpt(variable)} is not a state variable of model "
+                f"{model.name!r} (have: {', '.join(states)})"
+            )
+        connector = connector_from_spec(proj["connector"], f"{key}.connector")
+        check_connector(
+            connector,
+            populations[source]["n"],
+            populations[target]["n"],
+            source == target,
+            f"{key}.connector",
+        )
+        weight = value_from_spec(proj["weight"], f"{key}.weight", var.dimension)
+        delay = value_from_spec(proj.get("delay", dt), f"{key}.delay", brian2.second)
+        shortest = delay.lowest()
+        if shortest < float(dt) * (1 - 1e-9):
+            raise NeurosimError(
+                f"{key}.delay: delays have to be at least dt ({dt}); got "
+                + (excerpt(proj["delay"]) if delay.kind == "constant" else "no min >= dt")
+            )
+        out.append(Projection(name, source, target, variable, connector, weight, delay))
+    return out
+
+
+def synapse_count(proj: Projection, populations: dict[str, dict]) -> float:
+    """Synapses the projection will have (the mean for random counts)."""
+    return expected_synapses(
+        proj.connector,
+        populations[proj.source]["n"],
+        populations[proj.target]["n"],
+        proj.same_population,
+    )
+
+
+def build_projection(
+    proj: Projection, groups: dict[str, brian2.NeuronGroup], rng: np.random.Generator
+) -> brian2.Synapses:
+    """The Brian2 ``Synapses`` of ``proj``, connected, with weights and delays drawn.
+
+    ``rng`` draws the connections, then the weights, then the delays.
+    """
+    source, target = groups[proj.source], groups[proj.target]
+    unit = brian2.get_unit(proj.weight.dimension)
+    syn = brian2.Synapses(
+        source,
+        target,
+        model=f"w : {unit_name(proj.weight.dimension)}",
+        on_pre=f"{proj.variable}_post += w",
+        name=proj.name,
+    )
+    i, j = connect(proj.connector, len(source), len(target), rng, proj.same_population)
+    if len(i):
+        syn.connect(i=i, j=j)
+        syn.w[:] = draw(proj.weight, len(i), rng) * unit
+        syn.delay[:] = draw(proj.delay, len(i), rng) * brian2.second
+    return syn

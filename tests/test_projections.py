@@ -1,0 +1,129 @@
+"""Projections in protocol files: spikes reach the named variable with weight and delay."""
+
+import numpy as np
+import pytest
+import yaml
+
+from neurosim.errors import NeurosimError
+from neurosim.protocol import load_protocol
+from neurosim.runner import run_protocol
+
+PROTOCOL = {
+    "name": "two_lif",
+    "description": "One driven LIF neuron projecting onto three others.",
+    "seed": 4,
+    "target": "numpy",
+    "dt": "0.1 ms",
+    "duration": "30 ms",
+    "populations": {"pre": {"model": "lif", "n": 1}, "post": {"model": "lif", "n": 3}},
+    "projections": {
+        "pre_to_post": {
+            "source": "pre",
+            "target": "post",
+            "variable": "v",
+            "connector": "all_to_all",
+            "weight": "2 mV",
+            "delay": "1.5 ms",
+        }
+    },
+    "stimuli": [
+        {
+            "kind": "current_step",
+            "population": "pre",
+            "variable": "I",
+            "amplitude": "5 nA",
+            "start": "5 ms",
+            "stop": "6 ms",
+        }
+    ],
+    "record": [
+        {"population": "pre", "variables": ["v"], "dt": "0.1 ms", "spikes": True},
+        {"population": "post", "variables": ["v"], "dt": "0.1 ms"},
+    ],
+}
+
+
+def _write(tmp_path, data):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_spike_adds_the_weight_to_the_target_variable_after_the_delay(tmp_path):
+    result = run_protocol(
+        load_protocol(_write(tmp_path, PROTOCOL)), tmp_path / "out", progress=False
+    )
+    ds = result.dataset
+    spikes = ds["pre_spike_time"].values
+    assert len(spikes) == 1  # the 1 ms, 5 nA step makes one spike
+    arrival = spikes[0] + 1.5e-3
+    t, v = ds["post_time"].values, ds["post_v"].values.T  # v: (neuron, time)
+    before = v[:, np.searchsorted(t, arrival - 0.05e-3) - 1]
+    after = v[:, np.searchsorted(t, arrival + 0.05e-3)]
+    np.testing.assert_allclose(after - before, 2e-3, rtol=0.02)  # a 2 mV jump in each
+    # nothing arrives before the delay: post stays at rest until then
+    np.testing.assert_allclose(v[:, t < arrival - 0.05e-3], -70e-3, atol=1e-9)
+
+
+def test_connectors_and_distributions_in_a_protocol(tmp_path):
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    data["populations"]["post"]["n"] = 50
+    data["projections"]["pre_to_post"].update(
+        connector={"rule": "fixed_probability", "p": 0.5},
+        weight={"distribution": "normal", "mean": "1 mV", "std": "0.2 mV", "min": "0 mV"},
+        delay={"distribution": "uniform", "low": "1 ms", "high": "3 ms"},
+    )
+    protocol = load_protocol(_write(tmp_path, data))
+    (proj,) = protocol.projections
+    assert (proj.source, proj.target, proj.variable) == ("pre", "post", "v")
+    result = run_protocol(protocol, tmp_path / "out", progress=False)
+    ds = result.dataset
+    v = ds["post_v"].values.T  # (neuron, time)
+    jumped = (v.max(axis=1) - v.min(axis=1)) > 0.1e-3
+    # about half of the 50 targets were connected (Binomial(50, 0.5): 25 +- 3.5)
+    assert 10 <= jumped.sum() <= 40
+
+
+BAD = [
+    ({"source": "nope"}, r"projections\.pre_to_post\.source: no population 'nope'"),
+    ({"variable": "I"}, r"variable: 'I' is not a state variable of model 'lif' \(have: v\)"),
+    ({"weight": "2 nA"}, r"projections\.pre_to_post\.weight"),
+    ({"delay": "0.05 ms"}, r"delay: delays have to be at least dt"),
+    ({"delay": {"distribution": "normal", "mean": "1 ms", "std": "1 ms"}}, "no min >= dt"),
+    ({"connector": {"rule": "fixed_probability", "p": 2}}, r"connector\.p: expected a probability"),
+    ({"connector": "one_to_one"}, "same size, got 1 and 3"),
+    (
+        {"connector": {"rule": "fixed_indegree", "indegree": 2, "multapses": False}},
+        "2 distinct partners out of 1",
+    ),
+    ({"weights": "1 mV"}, "did you mean 'weight'"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
+def test_bad_projections_are_one_line_before_building(tmp_path, change, message):
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    proj = data["projections"]["pre_to_post"]
+    proj.update(change)
+    if "weights" in change:
+        del proj["weight"]
+    with pytest.raises(NeurosimError, match=message) as info:
+        load_protocol(_write(tmp_path, data))
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_projection_names_and_memory_are_checked(tmp_path):
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    data["projections"]["post"] = data["projections"].pop("pre_to_post")
+    with pytest.raises(NeurosimError, match="the name 'post' is used twice"):
+        load_protocol(_write(tmp_path, data))
+    # 10^5 x 10^5 all-to-all: 10^10 synapses, refused from the sizes alone
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    data["populations"]["pre"]["n"] = data["populations"]["post"]["n"] = 100_000
+    with pytest.raises(NeurosimError, match="synapses, more than"):
+        load_protocol(_write(tmp_path, data))
+    # 44,000 x 44,000 all-to-all: 1.9e9 synapses, about 93 GB: refused from the estimate
+    data["populations"]["pre"]["n"] = data["populations"]["post"]["n"] = 44_000
+    data["record"] = []
+    with pytest.raises(NeurosimError, match="needs about"):
+        load_protocol(_write(tmp_path, data))
