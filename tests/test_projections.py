@@ -127,3 +127,22 @@ def test_projection_names_and_memory_are_checked(tmp_path):
     data["record"] = []
     with pytest.raises(NeurosimError, match="needs about"):
         load_protocol(_write(tmp_path, data))
+
+
+def test_brunel_network_is_data():
+    # Brunel (2000), model A at full scale: 12,500 LIF neurons, 15.6 million
+    # delta synapses with fixed in-degrees, all from the protocol file
+    from neurosim.networks.projections import synapse_count
+    from neurosim.protocol import estimate_memory
+
+    protocol = load_protocol("brunel2000_ai")
+    counts = {p.name: synapse_count(p, protocol.populations) for p in protocol.projections}
+    assert counts == {
+        "exc_exc": 10_000_000,
+        "exc_inh": 2_500_000,
+        "inh_exc": 2_500_000,
+        "inh_inh": 625_000,
+    }
+    weights = {p.name: p.weight.mean() for p in protocol.projections}
+    assert weights["inh_exc"] == pytest.approx(-5 * weights["exc_exc"])  # g = 5
+    assert estimate_memory(protocol)["network"] > 48 * 15_625_000
