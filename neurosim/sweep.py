@@ -364,7 +364,9 @@ def _client(scheduler: str | None, n_workers: int):
 
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s")
+            # not the process's default client: dask work elsewhere in the
+            # process (xarray loading a store) must not be sent to this cluster
+            return Client(scheduler, timeout="20s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
             # ValueError: distributed's parser refused the address itself
             raise NeurosimError(f"--scheduler {scheduler}: cannot connect ({err})") from None
@@ -379,7 +381,7 @@ def _client(scheduler: str | None, n_workers: int):
             scheduler_kwargs={"dashboard_address": ":0"},
             silence_logs=logging.ERROR,
         )
-    return Client(cluster)
+    return Client(cluster, set_as_default=False)
 
 
 def run_sweep(
@@ -527,7 +529,7 @@ def _compute(store, path, sets, todo, total, scheduler, n_workers, progress) -> 
             for n, point in enumerate(todo)
         }
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 point = futures[future]
                 if future.status == "error":
                     failures.append((point, future.exception()))

@@ -207,7 +207,12 @@ def cluster(tmp_path_factory):
         while not scheduler_file.exists():
             assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
             time.sleep(0.1)
-        with Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
+        # not the default client: another test in this process that loads a
+        # Zarr store with dask would otherwise run on this cluster (whose
+        # workers a test kills) and wait for ever
+        with Client(
+            scheduler_file=str(scheduler_file), timeout="30s", set_as_default=False
+        ) as client:
             client.wait_for_workers(2, timeout=60)
             # import the simulator once per worker, so that points take their run time
             client.run(__import__, "neurosim.runner")
