@@ -89,6 +89,7 @@ BAD = [
     ({"variable": "I"}, r"variable: 'I' is not a state variable of model 'lif' \(have: v\)"),
     ({"weight": "2 nA"}, r"projections\.pre_to_post\.weight"),
     ({"delay": "0.05 ms"}, r"delay: delays have to be at least dt"),
+    ({"delay": "1e308 s"}, r"delay: at most 10 s"),
     ({"delay": {"distribution": "normal", "mean": "1 ms", "std": "1 ms"}}, "no min >= dt"),
     ({"connector": {"rule": "fixed_probability", "p": 2}}, r"connector\.p: expected a probability"),
     ({"connector": "one_to_one"}, "same size, got 1 and 3"),

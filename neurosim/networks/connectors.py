@@ -150,9 +150,10 @@ def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where:
                 f"{where}.n: {conn.n} distinct synapses out of {pairs} pairs "
                 "(allow multapses, or lower it)"
             )
-    if expected_synapses(conn, n_pre, n_post, same) > MAX_SYNAPSES:
+    count = expected_synapses(conn, n_pre, n_post, same)
+    if count > MAX_SYNAPSES:
         raise NeurosimError(
-            f"{where}: about {expected_synapses(conn, n_pre, n_post, same):.3g} synapses, "
+            f"{where}: about {count:.3g} synapses, "
             f"more than the {MAX_SYNAPSES:.0e} one projection may have"
         )
 

@@ -52,7 +52,10 @@ from neurosim.schema import (
 )
 from neurosim.units import unit_name
 
-__all__ = ["Projection", "build_projection", "check_projections", "synapse_count"]
+#: Longest delay a projection may have (s).
+MAX_DELAY = 10.0
+
+__all__ = ["MAX_DELAY", "Projection", "build_projection", "check_projections", "synapse_count"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,11 @@ def check_projections(
         )
         weight = value_from_spec(proj["weight"], f"{key}.weight", var.dimension)
         delay = value_from_spec(proj.get("delay", dt), f"{key}.delay", brian2.second)
+        if max(delay.mean(), delay.high if delay.high < float("inf") else 0) > MAX_DELAY:
+            # Brian2 keeps a spike queue as long as the longest delay (in steps)
+            raise NeurosimError(
+                f"{key}.delay: at most {MAX_DELAY:g} s, got {excerpt(proj['delay'])}"
+            )
         shortest = delay.lowest()
         if shortest < float(dt) * (1 - 1e-9):
             raise NeurosimError(

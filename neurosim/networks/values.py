@@ -156,10 +156,15 @@ def _frozen(spec: ValueSpec):
     if spec.kind == "uniform":
         return stats.uniform(p["low"], p["high"] - p["low"])
     if spec.kind == "lognormal":
-        mean, std = abs(p["mean"]), p["std"]
-        sigma2 = math.log1p((std / mean) ** 2)
-        return stats.lognorm(s=math.sqrt(sigma2), scale=mean * math.exp(-sigma2 / 2))
+        mu, sigma = _lognormal(p["mean"], p["std"])
+        return stats.lognorm(s=sigma, scale=math.exp(mu))
     return None
+
+
+def _lognormal(mean: float, std: float) -> tuple[float, float]:
+    """The mu and sigma of log|value| for a lognormal of this mean (its magnitude) and std."""
+    sigma2 = math.log1p((std / mean) ** 2)
+    return math.log(abs(mean)) - sigma2 / 2, math.sqrt(sigma2)
 
 
 def _mass_inside(spec: ValueSpec) -> float:
@@ -194,7 +199,5 @@ def _sample(spec: ValueSpec, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(p["mean"], p["std"], size=n)
     if spec.kind == "uniform":
         return rng.uniform(p["low"], p["high"], size=n)
-    mean, std = abs(p["mean"]), p["std"]
-    sigma2 = math.log1p((std / mean) ** 2)
-    out = rng.lognormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2), size=n)
+    out = rng.lognormal(*_lognormal(p["mean"], p["std"]), size=n)
     return out if p["mean"] > 0 else -out
