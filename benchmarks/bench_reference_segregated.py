@@ -333,21 +333,38 @@ def prepare(reference: Path, mnist: Path | None, work: Path) -> dict[str, str]:
     return digests
 
 
-def load_reference(reference: Path) -> types.ModuleType:
-    """Execute ``deep_learning.py`` with ``nonspiking_mode = False`` (behaviour 1)."""
+def _bernoulli(lam: np.ndarray) -> np.ndarray:
+    """At most one spike per step with probability ``lam`` (neurosim's draw)."""
+    # The reference's own global stream, which run_seed seeds.
+    return (np.random.random_sample(np.shape(lam)) < lam).astype(float)  # noqa: NPY002
+
+
+def load_reference(reference: Path, spikes: str = "poisson") -> types.ModuleType:
+    """Execute ``deep_learning.py`` with ``nonspiking_mode = False`` (behaviour 1).
+
+    ``spikes="bernoulli"`` (behaviour 8, a measurement, not the anchor): every
+    ``np.random.poisson(`` call of the module draws Bernoulli spikes instead.
+    """
     path = reference / "deep_learning.py"
     source, n = NONSPIKING.subn(r"\1False", path.read_text())
     if n != 1:
         raise RuntimeError(f"{path}: 'nonspiking_mode = True' found {n} times, expected once")
+    if spikes == "bernoulli":
+        source, n = re.subn(r"\bnp\.random\.poisson\(", "_bernoulli(", source)
+        if n == 0:
+            raise RuntimeError(f"{path}: no np.random.poisson( call to replace")
     module = types.ModuleType("deep_learning")
     module.__file__ = str(path)
+    module._bernoulli = _bernoulli
     sys.modules["deep_learning"] = module
     sys.path.insert(0, str(reference))  # as if run from the checkout
     exec(compile(source, str(path), "exec"), module.__dict__)
     return module
 
 
-def run_seed(reference: Path, work: Path, seed: int, n_train: int, n_test: int) -> dict:
+def run_seed(
+    reference: Path, work: Path, seed: int, n_train: int, n_test: int, spikes: str = "poisson"
+) -> dict:
     """Train and test the reference network once (call in a fresh process).
 
     Parameters
@@ -360,6 +377,8 @@ def run_seed(reference: Path, work: Path, seed: int, n_train: int, n_test: int) 
         Seed of ``numpy.random`` right before the network is made.
     n_train, n_test : int
         Training examples (one epoch, file order) and final test examples.
+    spikes : {"poisson", "bernoulli"}
+        The reference's Poisson spike counts, or at most one spike per step.
 
     Returns
     -------
@@ -367,7 +386,7 @@ def run_seed(reference: Path, work: Path, seed: int, n_train: int, n_test: int) 
         Errors (final, quick tests, training per 1,000), times, label digests,
         the reference's settings and the environment.
     """
-    dl = load_reference(reference)
+    dl = load_reference(reference, spikes)
     assert dl.nonspiking_mode is False
     settings = {k: getattr(dl, k) for k in SETTINGS}
     print("reference settings:", settings, flush=True)
@@ -485,6 +504,8 @@ def _run_seed_process(args: argparse.Namespace, seed: int) -> dict:
         str(args.n_train),
         "--n-test",
         str(args.n_test),
+        "--spikes",
+        args.spikes,
         "--one-seed",
         str(seed),
     ]
@@ -532,6 +553,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-train", type=int, default=10_000)
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="write the results here (atomically)")
+    parser.add_argument(
+        "--spikes",
+        choices=("poisson", "bernoulli"),
+        default="poisson",
+        help="spike draw: the reference's Poisson counts (the anchor) or at most one per step",
+    )
     parser.add_argument("--one-seed", type=int, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     for name in ("deep_learning.py", "MNIST.py"):
@@ -542,7 +569,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.one_seed is not None:  # a seed's own process, started below
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_seed(args.reference, args.work, args.one_seed, args.n_train, args.n_test)
+            result = run_seed(
+                args.reference, args.work, args.one_seed, args.n_train, args.n_test, args.spikes
+            )
         print(json.dumps(result), flush=True)
         return
 
@@ -551,6 +580,7 @@ def main(argv: list[str] | None = None) -> None:
         "reference": reference_info(args.reference),
         "n_train": args.n_train,
         "n_test": args.n_test,
+        "spikes": args.spikes,
         "hidden": list(HIDDEN),
         "rates": list(RATES),
         "train_order_digest": order_digest(np.arange(args.n_train)),

@@ -82,7 +82,9 @@ def _wall_time(result: dict, target: str) -> float:
 def speed(args: argparse.Namespace) -> None:
     """Median ms per training and per test example (after compiling)."""
     data = _mnist(full=False)
-    config = SegregatedConfig(hidden_sizes=tuple(args.hidden), layer_delay=args.layer_delay)
+    config = SegregatedConfig(
+        hidden_sizes=tuple(args.hidden), layer_delay=args.layer_delay, spikes=args.spikes
+    )
     weights = init_weights(config, 784)
     per_train, per_test, wall_train, wall_test = [], [], [], []
     for rep in range(args.repeats + 1):
@@ -143,6 +145,7 @@ def curve(args: argparse.Namespace) -> None:
             learning_rates=rates,
             init=args.init,
             layer_delay=args.layer_delay,
+            spikes=args.spikes,
             seed=seed,
         )
         start = time.perf_counter()
@@ -192,6 +195,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="spikes reach the next layer one step later (neurosim before issue 13)",
     )
+    p.add_argument(
+        "--spikes",
+        default="poisson",
+        choices=("poisson", "bernoulli"),
+        help="spike draw per step (default: Poisson counts, as the reference)",
+    )
     p.add_argument("--top", type=int, default=25)
     p.set_defaults(func=speed)
     c = sub.add_parser("curve")
@@ -211,6 +220,12 @@ def main(argv: list[str] | None = None) -> None:
         "--layer-delay",
         action="store_true",
         help="spikes reach the next layer one step later (neurosim before issue 13)",
+    )
+    c.add_argument(
+        "--spikes",
+        default="poisson",
+        choices=("poisson", "bernoulli"),
+        help="spike draw per step (default: Poisson counts, as the reference)",
     )
     c.add_argument("--output")
     c.set_defaults(func=curve)

@@ -240,6 +240,8 @@ class NeuronModel:
         where: str | None = None,
         extra_equations: str = "",
         dt: Quantity | None = None,
+        summed_inputs: Mapping[str, list[str]] | None = None,
+        extra_namespace: Mapping[str, Any] | None = None,
     ) -> NeuronGroup:
         """Build a :class:`brian2.NeuronGroup` of ``n`` neurons of this model.
 
@@ -269,6 +271,12 @@ class NeuronModel:
             amplitudes, synaptic traces), appended to the model's equations.
         dt : Quantity, optional
             Time step of this group (default: Brian2's default clock).
+        summed_inputs : mapping, optional
+            Input variable -> currents declared in ``extra_equations``
+            (synapses): the input becomes ``X = X_ext + I_1 + ... : unit``, and
+            ``X_ext`` is what stimuli set.
+        extra_namespace : mapping, optional
+            Constants the extra equations use (synapse parameters).
 
         Returns
         -------
@@ -292,7 +300,20 @@ class NeuronModel:
         declarations = "\n".join(
             f"{key} : {unit_name(self.parameters[key].dimension)} (constant)" for key in per_neuron
         )
-        eqs = Equations("\n".join(filter(None, (self.equations, declarations, extra_equations))))
+        equations = self.equations
+        for var, currents in (summed_inputs or {}).items():
+            unit = unit_name(self.variables[var].dimension)
+            # the input parameter becomes the sum of the stimulus part and the synapses
+            equations, count = re.subn(
+                rf"^\s*{re.escape(var)}\s*:[^\n]*$",
+                f"{var} = {var}_ext + {' + '.join(currents)} : {unit}\n{var}_ext : {unit}",
+                equations,
+                flags=re.MULTILINE,
+            )
+            if count != 1:
+                raise NeurosimError(f"{where}: {var!r} is not an input parameter of {self.name!r}")
+        namespace.update(extra_namespace or {})
+        eqs = Equations("\n".join(filter(None, (equations, declarations, extra_equations))))
         kwargs: dict[str, Any] = {"namespace": namespace, "method": method or self.method}
         if self.threshold:
             kwargs["threshold"] = self.threshold

@@ -139,6 +139,37 @@ def plot_rates(ds: xr.Dataset, path: str | Path, bin=0.01) -> list[Path]:
     return [save_figure(fig, Path(path))]
 
 
+def plot_activity(ds: xr.Dataset, path: str | Path, neurons: int = 50, bin=0.001) -> list[Path]:
+    """Brunel's Fig. 8 for every record with spikes: raster over population rate.
+
+    The raster shows the first ``neurons`` neurons; the rate below it counts
+    every neuron's spikes, spikes / (population x ``bin``), in Hz.
+    """
+    records = _records(ds, "_spike")
+    if not records:
+        raise NeurosimError(f"{path}: the recording has no spikes to plot")
+    fig, axes = plt.subplots(
+        2 * len(records), 1, figsize=(8, 3.6 * len(records)), sharex=True, squeeze=False
+    )
+    stop = float(ds.attrs.get("duration", 0.0))
+    for k, rec in enumerate(records):
+        times = ds[f"{rec}_spike_time"].values
+        index = ds[f"{rec}_spike_neuron"].values
+        size = int(ds[f"{rec}_spike_time"].attrs.get("population_size", index.max() + 1))
+        end = stop or float(times.max(initial=0.0))
+        few = index < neurons
+        raster, rate = axes[2 * k, 0], axes[2 * k + 1, 0]
+        raster.plot(times[few] * 1e3, index[few], "|", ms=3, color="k")
+        raster.set_ylabel(f"{rec}\nneuron")
+        edges = np.arange(0.0, end + bin / 2, bin)
+        counts, _ = np.histogram(times, edges)
+        rate.plot(edges[:-1] * 1e3, counts / (size * bin), color="k", lw=0.6)
+        rate.set_ylabel(f"{rec} rate (Hz)")
+    axes[-1, 0].set_xlabel(f"time (ms), population rate in {bin * 1e3:g} ms bins")
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
 def _weight_names(ds: xr.Dataset) -> list[str]:
     """2-D weight matrices: ``W_*`` variables or names with 'weight', not time series."""
     return [
@@ -259,6 +290,7 @@ PLOTS = {
     "raster": plot_raster,
     "fi_curve": plot_fi_curve,
     "rates": plot_rates,
+    "activity": plot_activity,
     "weights": plot_weights,
     "curves": plot_curves,
 }

@@ -597,7 +597,7 @@ ANALYSIS_REQUIRED = {
 }
 
 # Measurements that read a record's spikes.
-_SPIKE_MEASUREMENTS = ("spike_count", "firing_rate", "fi_curve")
+_SPIKE_MEASUREMENTS = ("spike_count", "firing_rate", "fi_curve", "population_statistics")
 
 
 def _check_analysis(spec: Any, k: int, records: list[Record], models, duration, where: str):
@@ -642,6 +642,9 @@ def _check_analysis(spec: Any, k: int, records: list[Record], models, duration, 
     first = times.get("start", times.get("onset"))
     if first is not None and "stop" in times and first >= times["stop"]:
         raise NeurosimError(f"{key}.stop: has to be after start/onset")
+    for name in ("fano_window", "rate_bin"):
+        if name in spec:
+            _time(spec[name], f"{key}.{name}", positive=True, high=duration)
     if "threshold" in spec:
         dim = model.variables[spec["variable"]].dimension
         parse_quantity(spec["threshold"], f"{key}.threshold", dim)

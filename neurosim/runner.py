@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import importlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from brian2 import Network, PoissonInput, SpikeMonitor, StateMonitor, TimedArray
 from neurosim.analysis import run_measurements
 from neurosim.errors import NeurosimError
 from neurosim.memory import max_workers
-from neurosim.networks.projections import build_projection
+from neurosim.networks.projections import build_projection, target_inputs
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import now, provenance, save_recording, spike_table, state_arrays
 from neurosim.units import DISPLAY_UNITS, unit_name
@@ -308,8 +309,10 @@ def _attach_stimuli(
         group.namespace[f"stim{k}_env"] = TimedArray(_envelope(stim, protocol.duration, dt), dt=dt)
         terms.setdefault((stim.population, stim.variable), []).append(f"{amp}*stim{k}_env(t)")
     for (pop, var), parts in terms.items():
+        # an input that synapses also feed is the sum of the stimuli (var_ext) and theirs
+        target = f"{var}_ext" if f"{var}_ext" in groups[pop].variables else var
         groups[pop].run_regularly(
-            f"{var} = {' + '.join(parts)}", when="start", name=f"{pop}_drive_{var}"
+            f"{target} = {' + '.join(parts)}", when="start", name=f"{pop}_drive_{var}"
         )
     return objects, presented
 
@@ -380,12 +383,15 @@ def simulate(
     if protocol.duration is None:
         raise NeurosimError(f"{protocol.where('duration')}: a simulation needs a duration")
     started = now()
+    clock = time.perf_counter()
     rng = np.random.default_rng(protocol.seed)
     with brian2_target(protocol.target, f"{protocol.name}:{protocol.text}", protocol.seed):
         brian2.defaultclock.dt = protocol.dt
         groups = {}
+        synaptic = target_inputs(protocol.projections, protocol.models)
         for name, pop in protocol.populations.items():
             model = protocol.models[name]
+            eqs, summed, constants = synaptic.get(name, ("", {}, {}))
             groups[name] = model.neuron_group(
                 pop["n"],
                 params=pop.get("params"),
@@ -394,8 +400,10 @@ def simulate(
                 method=pop.get("method"),
                 rng=rng,
                 where=protocol.where(f"populations.{name}"),
-                extra_equations=_stimulus_declarations(protocol, name),
+                extra_equations=_stimulus_declarations(protocol, name) + "\n" + eqs,
                 dt=pop.get("dt"),
+                summed_inputs=summed,
+                extra_namespace=constants,
             )
         inputs, presented = _attach_stimuli(protocol, groups)
         # one generator per projection: adding one leaves the others' synapses as they were
@@ -423,7 +431,9 @@ def simulate(
         report = None
         if progress:
             report = "stderr" if protocol.target == "cpp_standalone" else _Progress(protocol.name)
+        run_start = time.perf_counter()
         net.run(protocol.duration, report=report, report_period=1 * brian2.second)
+        timing = _timing(protocol.target, clock, run_start)
         arrays: dict[str, xr.DataArray] = {}
         for rec, state, spikes in monitors:
             model = protocol.models[rec.population]
@@ -436,9 +446,29 @@ def simulate(
             labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}
         )
     ds = xr.Dataset(arrays)
-    ds.attrs = protocol_provenance(protocol, started, duration=float(protocol.duration))
+    ds.attrs = protocol_provenance(protocol, started, duration=float(protocol.duration), **timing)
     ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
     return write_outputs(protocol, ds, out_dir)
+
+
+def _timing(target: str, clock: float, run_start: float) -> dict[str, float]:
+    """Wall times of a run (s) and, in ``cpp_standalone``, the binary's own.
+
+    ``timing_wall_s``: the whole build and run; ``timing_setup_s``: Python
+    objects and connections before ``run()``. ``cpp_standalone``:
+    ``timing_compile_s`` (``make``), ``timing_binary_s`` (wall of the binary:
+    loading, simulation, writing results) and ``timing_run_cpu_s`` (the
+    simulation loop's CPU time, Brian2's ``std::clock()`` measurement).
+    """
+    end = time.perf_counter()
+    out = {"timing_wall_s": end - clock, "timing_setup_s": run_start - clock}
+    if target == "cpp_standalone":
+        device = brian2.get_device()
+        steps = (device.timers.get("compile") or {}).values()
+        out["timing_compile_s"] = float(sum(v for v in steps if v))  # "clean" may be None
+        out["timing_binary_s"] = float(device.timers.get("run_binary") or 0.0)
+        out["timing_run_cpu_s"] = float(device._last_run_time)
+    return out
 
 
 def protocol_provenance(protocol: Protocol, started: str, **fields) -> dict:

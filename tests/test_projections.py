@@ -65,6 +65,28 @@ def test_a_spike_adds_the_weight_to_the_target_variable_after_the_delay(tmp_path
     np.testing.assert_allclose(v[:, t < arrival - 0.05e-3], -70e-3, atol=1e-9)
 
 
+def test_input_reaching_a_refractory_neuron_is_dropped(tmp_path):
+    # The targets are driven to spike with the source, so the jump arrives
+    # 1.5 ms into their 2 ms refractory period: v stays at V_reset (-65 mV),
+    # as in NEST's iaf_psc_delta and Brunel's model; a 3 ms delay, after the
+    # period, still adds the 2 mV.
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    data["stimuli"].append({**data["stimuli"][0], "population": "post"})
+    data["record"][1]["spikes"] = True
+    jumps = {}
+    for delay in ("1.5 ms", "3 ms"):
+        data["projections"]["pre_to_post"]["delay"] = delay
+        ds = run_protocol(load_protocol(_write(tmp_path, data)), tmp_path / delay, progress=False)
+        (spike,) = ds.dataset["pre_spike_time"].values
+        assert np.allclose(ds.dataset["post_spike_time"].values, spike)  # all fire together
+        t, v = ds.dataset["post_time"].values, ds.dataset["post_v"].values.T
+        arrival = spike + float(delay.split()[0]) * 1e-3
+        k = np.searchsorted(t, arrival - 0.05e-3) - 1
+        jumps[delay] = v[:, k + 2] - v[:, k]
+    np.testing.assert_allclose(jumps["1.5 ms"], 0.0, atol=1e-12)  # clamped at reset
+    assert np.all(jumps["3 ms"] > 1.5e-3)  # 2 mV minus two steps of leak
+
+
 def test_connectors_and_distributions_in_a_protocol(tmp_path):
     data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
     data["populations"]["post"]["n"] = 50

@@ -94,7 +94,7 @@ def _check_local_rule(weights, new, res):
 
 
 def _reference_psp(spikes, n, steps, delay, memory=10, tau_L=10.0, tau_s=3.0):
-    """PSPs (steps, n) of spikes with the reference's kernel and finite memory.
+    """PSPs (steps, n) of spike counts with the reference's kernel and finite memory.
 
     The reference's PSP of a spike history weighs a spike drawn at step t by
     kappa(k) at step t + k - 1, k = 1..memory (it counts in the step it is
@@ -105,7 +105,7 @@ def _reference_psp(spikes, n, steps, delay, memory=10, tau_L=10.0, tau_s=3.0):
         kappa = (np.exp(-k / tau_L) - np.exp(-k / tau_s)) / (tau_L - tau_s)
         at = spikes["step"] + k - 1 + delay
         keep = at < steps
-        np.add.at(psp, (at[keep], spikes["i"][keep]), kappa)
+        np.add.at(psp, (at[keep], spikes["i"][keep]), kappa * spikes["count"][keep])
     return psp
 
 
@@ -187,6 +187,46 @@ def _uniform_ok(x, mean, half):
     assert x.min() < mean - half + 10 * gap and x.max() > mean + half - 10 * gap
     np.testing.assert_allclose(x.std(), half / np.sqrt(3), rtol=4 * np.sqrt(0.2 / n))
     assert abs(x.mean() - mean) < 4 * half / np.sqrt(3 * n)
+
+
+@pytest.mark.parametrize("spikes", ["poisson", "bernoulli"])
+def test_input_spike_counts_follow_the_chosen_draw(mnist, spikes):
+    # Over one training example, every input draws counts with mean
+    # lambda = 0.2 * pixel per step: the total count matches sum(lambda) per
+    # step, and the second factorial moment E[s (s - 1)] is lambda^2 for
+    # Poisson counts (the reference's np.random.poisson) and exactly 0 for
+    # Bernoulli spikes. Limits: 5 standard deviations of each sum.
+    config = SegregatedConfig(hidden_sizes=(20,), seed=5, spikes=spikes)
+    _, res = run_epoch(
+        config, init_weights(config, 784), *mnist, 0, n_train=1, n_test=1, target=TARGET,
+        cache_dir=CACHE, trace_window=(0, 10_000),
+    )  # fmt: skip
+    start, stop = res["phase_start"][0], res["phase_start"][2]  # forward + target phase
+    lam = 0.2 * mnist[0][res["order"][0]]
+    spk = res["trace_spikes"][0]
+    inside = (spk["step"] >= start) & (spk["step"] < stop)
+    count = spk["count"][inside].astype(float)
+    steps = stop - start
+    assert count.min() >= 1 and count.max() <= 3
+    total, pairs = count.sum(), (count * (count - 1)).sum()
+    assert abs(total - steps * lam.sum()) < 5 * np.sqrt(steps * lam.sum())
+    if spikes == "bernoulli":
+        assert pairs == 0
+    else:
+        want, sd = steps * (lam**2).sum(), np.sqrt(steps * (4 * lam**3 + 2 * lam**2).sum())
+        assert abs(pairs - want) < 5 * sd
+        assert want > 5 * sd  # so that Bernoulli's 0 could not pass the line above
+
+
+def test_spike_history_must_fit_one_integer():
+    # psp_memory + 1 steps of counts share one int32: base 4 (Poisson counts
+    # up to 3) fits 15 steps, base 2 (Bernoulli) 30.
+    assert SegregatedConfig(psp_memory=14).psp_memory == 14
+    assert SegregatedConfig(psp_memory=29, spikes="bernoulli").psp_memory == 29
+    with pytest.raises(NeurosimError, match=r"SegregatedConfig\.psp_memory: .*\[1, 14\], got 15"):
+        SegregatedConfig(psp_memory=15)
+    with pytest.raises(NeurosimError, match=r"SegregatedConfig\.spikes: has to be one of"):
+        SegregatedConfig(spikes="binomial")
 
 
 def test_initial_weights_are_the_reference_codes():

@@ -60,24 +60,31 @@ def test_bad_training_section():
 def test_initial_weights_and_order_options():
     from neurosim.networks.segregated_protocol import training_config
 
+    def flags(config, options):
+        return (
+            config.init,
+            config.feedback_bias,
+            config.layer_delay,
+            config.spikes,
+            options["shuffle"],
+        )
+
     config, options = training_config(load_protocol("segregated_mnist_demo"))
-    assert (config.init, config.feedback_bias, config.layer_delay, options["shuffle"]) == (
-        "reference",
-        False,
-        False,
-        True,
-    )
-    sets = ["init=narrow", "feedback_bias=true", "layer_delay=true", "shuffle=false"]
+    assert flags(config, options) == ("reference", False, False, "poisson", True)
+    sets = [
+        "init=narrow",
+        "feedback_bias=true",
+        "layer_delay=true",
+        "spikes=bernoulli",
+        "shuffle=false",
+    ]
     config, options = training_config(
         load_protocol("segregated_mnist_demo", [f"training.{s}" for s in sets])
     )
-    assert (config.init, config.feedback_bias, config.layer_delay, options["shuffle"]) == (
-        "narrow",
-        True,
-        True,
-        False,
-    )
+    assert flags(config, options) == ("narrow", True, True, "bernoulli", False)
     with pytest.raises(NeurosimError, match=r"training\.layer_delay: expected true: spikes"):
         training_config(load_protocol("segregated_mnist_demo", ["training.layer_delay=1"]))
     with pytest.raises(NeurosimError, match=r"training\.init: expected one of 'reference'"):
         training_config(load_protocol("segregated_mnist_demo", ["training.init=centred"]))
+    with pytest.raises(NeurosimError, match=r"training\.spikes: expected one of 'poisson'"):
+        training_config(load_protocol("segregated_mnist_demo", ["training.spikes=binomial"]))

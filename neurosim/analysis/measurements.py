@@ -154,6 +154,46 @@ def firing_rate(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, x
     return {spec.get("name", f"firing_rate_{record}"): rate}
 
 
+@measurement(
+    "population_statistics", ("name", "record", "start", "stop", "fano_window", "rate_bin")
+)
+def population_statistics(
+    ds: xr.Dataset, spec: dict[str, Any], where: str
+) -> dict[str, xr.DataArray]:
+    """Rate, mean ISI CV, mean Fano factor and dominant frequency of a population.
+
+    Spikes are recorded from every neuron of the record's population, silent
+    ones counted; see :func:`neurosim.analysis.population.population_statistics`.
+    """
+    from neurosim.analysis.population import population_statistics as stats
+
+    record = _default_record(ds, spec, where)
+    times, neurons, size = _spikes(ds, record, where)
+    start, stop = _bounds(ds, spec, where, record)
+    options = {
+        key: float(parse_quantity(spec[key], f"{where}.{key}", brian2.second))
+        for key in ("fano_window", "rate_bin")
+        if key in spec
+    }
+    found = stats(times, neurons.astype(np.int64), size, start, stop, **options)
+    name = spec.get("name", f"population_{record}")
+    window = f"{start}..{stop} s"
+    units = {"rate": "hertz", "cv": "1", "fano": "1", "frequency": "hertz"}
+    return {
+        f"{name}_{key}": xr.DataArray(
+            getattr(found, key),
+            attrs={
+                "units": unit,
+                "measurement": "population_statistics",
+                "window": window,
+                "neurons": found.neurons,
+                "spikes": found.spikes,
+            },
+        )
+        for key, unit in units.items()
+    }
+
+
 @measurement("fi_curve", ("name", "record", "current", "start", "stop"))
 def fi_curve(ds: xr.Dataset, spec: dict[str, Any], where: str) -> dict[str, xr.DataArray]:
     """Firing rate against injected current (the recorded ``current`` variable)."""

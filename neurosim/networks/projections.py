@@ -28,11 +28,12 @@ makes the Brian2 ``Synapses`` of one projection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import brian2
 import numpy as np
+from brian2 import amp
 
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.networks.connectors import (
@@ -41,6 +42,13 @@ from neurosim.networks.connectors import (
     connect,
     connector_from_spec,
     expected_synapses,
+)
+from neurosim.networks.synapses import (
+    SynapseModel,
+    input_potential,
+    load_synapse_model,
+    on_pre_code,
+    post_equations,
 )
 from neurosim.networks.values import ValueSpec, draw, value_from_spec
 from neurosim.schema import (
@@ -69,6 +77,10 @@ class Projection:
     connector: Connector
     weight: ValueSpec
     delay: ValueSpec
+    synapse: SynapseModel | None = None
+    """The synapse model (None: a delta synapse, a jump of ``variable``)."""
+    synapse_params: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The synapse model's parameter values, the projection's overrides applied."""
 
     @property
     def same_population(self) -> bool:
@@ -99,20 +111,33 @@ def check_projections(
         key = f"{where}: projections.{key_text(name)}"
         check_identifier(name, key, "projection name")
         proj = check_keys(
-            proj, key, ("source", "target", "variable", "connector", "weight"), ("delay",)
+            proj, key, ("source", "target", "variable", "connector", "weight"), ("delay", "synapse")
         )
         source, target = (
             check_population(proj[k], populations, f"{key}.{k}") for k in ("source", "target")
         )
         model = models[target]
         variable = proj["variable"]
-        var = model.variables.get(variable) if isinstance(variable, str) else None
-        if var is None or var.kind != "differential":
-            states = [v.name for v in model.variables.values() if v.kind == "differential"]
-            raise NeurosimError(
-                f"{key}.variable: {excerpt(variable)} is not a state variable of model "
-                f"{model.name!r} (have: {', '.join(states)})"
-            )
+        synapse, params = _synapse(proj.get("synapse"), f"{key}.synapse")
+        if synapse is None:
+            var = model.variables.get(variable) if isinstance(variable, str) else None
+            if var is None or var.kind != "differential":
+                states = [v.name for v in model.variables.values() if v.kind == "differential"]
+                raise NeurosimError(
+                    f"{key}.variable: {excerpt(variable)} is not a state variable of model "
+                    f"{model.name!r} (have: {', '.join(states)})"
+                )
+            weight_dim = var.dimension
+        else:
+            inputs = [v for v in model.input_variables if model.variables[v].dimension is amp.dim]
+            if variable not in inputs:
+                raise NeurosimError(
+                    f"{key}.variable: {excerpt(variable)} is not an input current of model "
+                    f"{model.name!r}, which synapse model {synapse.name!r} needs "
+                    f"(have: {', '.join(inputs) or 'none'})"
+                )
+            input_potential(model, variable)  # flows into exactly one compartment
+            weight_dim = synapse.weight.dim
         connector = connector_from_spec(proj["connector"], f"{key}.connector")
         check_connector(
             connector,
@@ -121,7 +146,7 @@ def check_projections(
             source == target,
             f"{key}.connector",
         )
-        weight = value_from_spec(proj["weight"], f"{key}.weight", var.dimension)
+        weight = value_from_spec(proj["weight"], f"{key}.weight", weight_dim)
         delay = value_from_spec(proj.get("delay", dt), f"{key}.delay", brian2.second)
         if max(delay.mean(), delay.high if delay.high < float("inf") else 0) > MAX_DELAY:
             # Brian2 keeps a spike queue as long as the longest delay (in steps)
@@ -134,7 +159,52 @@ def check_projections(
                 f"{key}.delay: delays have to be at least dt ({dt}); got "
                 + (excerpt(proj["delay"]) if delay.kind == "constant" else "no min >= dt")
             )
-        out.append(Projection(name, source, target, variable, connector, weight, delay))
+        out.append(
+            Projection(name, source, target, variable, connector, weight, delay, synapse, params)
+        )
+    return out
+
+
+def _synapse(spec: Any, where: str) -> tuple[SynapseModel | None, dict[str, Any]]:
+    """``synapse: NAME`` or ``{model: NAME, PARAM: value, ...}``; None: delta."""
+    if spec is None or spec == "delta":
+        return None, {}
+    if isinstance(spec, str):
+        spec = {"model": spec}
+    check_mapping(spec, where, "a synapse model name or {model: NAME, parameters...}")
+    name = spec.get("model")
+    if not isinstance(name, str) or "/" in name or name.startswith("."):
+        raise NeurosimError(
+            f"{where}.model: expected a shipped synapse model name, got {excerpt(name)}"
+        )
+    try:
+        model = load_synapse_model(name)
+    except NeurosimError as err:
+        raise NeurosimError(f"{where}.model: {err}") from None
+    overrides = {k: v for k, v in spec.items() if k != "model"}
+    return model, model.params(overrides, where)
+
+
+def target_inputs(
+    projections: list[Projection], models: dict
+) -> dict[str, tuple[str, dict[str, list[str]], dict[str, Any]]]:
+    """What the synapse models add to each target population.
+
+    Returns, per population: the extra equations (each projection's post
+    state and current ``I_{projection}``), the currents summed into each input
+    variable, and the namespace of the suffixed synapse parameters.
+    """
+    out: dict[str, tuple[str, dict[str, list[str]], dict[str, Any]]] = {}
+    for proj in projections:
+        if proj.synapse is None:
+            continue
+        eqs, summed, namespace = out.get(proj.target, ("", {}, {}))
+        potential = input_potential(models[proj.target], proj.variable)
+        more, current, names, _ = post_equations(
+            proj.synapse, proj.name, proj.synapse_params, potential
+        )
+        summed.setdefault(proj.variable, []).append(current)
+        out[proj.target] = (eqs + more, summed, {**namespace, **names})
     return out
 
 
@@ -157,16 +227,26 @@ def build_projection(
     """
     source, target = groups[proj.source], groups[proj.target]
     unit = brian2.get_unit(proj.weight.dimension)
+    model = f"w : {unit_name(proj.weight.dimension)}"
+    if proj.synapse is None:
+        # Brian2 drops the jump while the target is refractory when the variable
+        # is flagged (unless refractory), as NEST's iaf_psc_delta does.
+        on_pre = f"{proj.variable}_post += w"
+        namespace = None
+    else:
+        # the target's state of this projection carries its name (target_inputs)
+        _, _, _, renames = post_equations(proj.synapse, proj.name, proj.synapse_params, "V")
+        model += "\n" + proj.synapse.synapse
+        on_pre = on_pre_code(proj.synapse, renames)
+        namespace = dict(proj.synapse_params)
     syn = brian2.Synapses(
-        source,
-        target,
-        model=f"w : {unit_name(proj.weight.dimension)}",
-        on_pre=f"{proj.variable}_post += w",
-        name=proj.name,
+        source, target, model=model, on_pre=on_pre, namespace=namespace, name=proj.name
     )
     i, j = connect(proj.connector, len(source), len(target), rng, proj.same_population)
     if len(i):
         syn.connect(i=i, j=j)
         syn.w[:] = draw(proj.weight, len(i), rng) * unit
         syn.delay[:] = draw(proj.delay, len(i), rng) * brian2.second
+        for var, value in (proj.synapse.initial if proj.synapse else {}).items():
+            setattr(syn, var, value)
     return syn

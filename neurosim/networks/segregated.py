@@ -1,7 +1,8 @@
 """Segregated-dendrite network learning MNIST inside Brian2 (Guerguiev et al. 2017).
 
-Spiking mode of the paper: Poisson-like input spikes (probability
-``lambda_max * pixel`` per 1 ms step), PSPs through the double-exponential
+Spiking mode of the paper: Poisson input spike counts (mean
+``lambda_max * pixel`` per 1 ms step, as the reference's ``np.random.poisson``;
+``spikes="bernoulli"``: at most one spike), PSPs through the double-exponential
 kernel, hidden neurons with basal (B), apical (A) and somatic (C) compartments,
 output neurons with a dendrite (B) and a soma (C) that receives teaching
 conductances in the target phase, fixed random feedback ``Y`` broadcast from
@@ -19,7 +20,7 @@ Per step (Brian2 schedule slots), for every group:
 ``groups`` (one ``run_regularly`` per group)
     clear at epoch/test starts, decay the traces and fold in the last step's
     synaptic input, B and A from the traces, one Euler step of ``C``, window
-    sums, the spike draw (``rand() < lambda_max sigma(C)``) and the expiry of
+    sums, the spike draw (a count with mean ``lambda_max sigma(C)``) and the expiry of
     spikes ``psp_memory`` steps old (the reference's finite spike memory),
     both applied to the neuron's own traces.
 ``after_thresholds``
@@ -195,6 +196,12 @@ class SegregatedConfig:
     paper's numbers were made) or ``"narrow"`` (neurosim before issue 13: W and
     b with the same means and half the spread, Y a zero-mean product of
     uniform matrices); see :func:`init_weights`."""
+    spikes: str = "poisson"
+    """Spike draw per step: ``"poisson"`` (the reference's ``np.random.poisson``
+    counts with mean ``lambda``, here clipped at 3 a step, which changes the
+    mean by less than 2e-5 at ``lambda`` <= 0.2) or ``"bernoulli"`` (at most
+    one spike, with probability ``lambda``: neurosim before session 7; less
+    variance, see the README's learning-curve table)."""
     layer_delay: bool = False
     """Variant: a spike reaches the next layer one step after it is drawn
     (neurosim before issue 13). Off: every layer receives the layer below's
@@ -243,7 +250,10 @@ class SegregatedConfig:
             "test_integration_steps",
             "between 1 and test_steps",
         )
-        need(1 <= self.psp_memory <= 29, "psp_memory", "an integer in [1, 29]")
+        need(self.spikes in SPIKE_DRAWS, "spikes", f"one of {SPIKE_DRAWS}")
+        # The spike history holds psp_memory + 1 counts in one int32.
+        top = 14 if self.spikes == "poisson" else 29
+        need(1 <= self.psp_memory <= top, "psp_memory", f"an integer in [1, {top}]")
         need(self.wald_mean > 0 and self.wald_scale > 0, "wald_mean", "> 0 (and wald_scale > 0)")
         need(0 <= self.sparse_fraction < 1, "sparse_fraction", "in [0, 1)")
         need(
@@ -566,6 +576,36 @@ def _configure_brian(target: str, cache_dir: Path) -> None:
     prefs.codegen.runtime.cython.multiprocess_safe = True
 
 
+#: Values of :attr:`SegregatedConfig.spikes`.
+SPIKE_DRAWS = ("poisson", "bernoulli")
+
+#: Largest spike count per neuron and step that the ``poisson`` draw records.
+MAX_COUNT = 3
+
+
+def _draw(guard: str, lam: str, spikes: str) -> str:
+    """Code for this step's spike count ``s`` of a neuron with mean ``lam``.
+
+    ``bernoulli``: one spike with probability ``lam``. ``poisson``: the
+    inversion method, one uniform number for each count reached (a count
+    >= 1 in 1 - exp(-lam), then >= 2 and >= 3 with their conditional
+    probabilities, written as products so that ``lam = 0`` divides nothing);
+    the ``and`` short-circuits in generated code, so silent neurons draw
+    nothing and compute no exp().
+    """
+    if spikes == "bernoulli":
+        return f"s = int({guard} and rand() < {lam})\n"
+    # P(s >= k) = 1 - exp(-lam) F_k with F_1 = 1, F_2 = 1 + lam,
+    # F_3 = 1 + lam + lam^2 / 2; step k compares u P(s >= k-1) < P(s >= k).
+    return (
+        f"lam = {lam}\n"
+        f"s = int({guard} and rand() < 1 - exp(-lam))\n"
+        "s += int(s > 0 and rand() * (1 - exp(-lam)) < 1 - exp(-lam) * (1 + lam))\n"
+        "s += int(s > 1 and rand() * (1 - exp(-lam) * (1 + lam))"
+        " < 1 - exp(-lam) * (1 + lam + 0.5 * lam * lam))\n"
+    )
+
+
 #: Environment variable read by the standalone binary for its random seed, so
 #: that a new seed does not change ``main.cpp`` (and trigger a recompile).
 _SEED_ENV = "NEUROSIM_BRIAN_SEED"
@@ -580,14 +620,15 @@ _SEED_CODE = f"""
 """
 
 # Per-step code, one run_regularly per group (slot "groups"):
-#   1. clear (epoch/test starts), shift the spike-history bit mask, decay the
+#   1. clear (epoch/test starts), shift the spike history (one digit per
+#      step: the step's count, base 2 or MAX_COUNT + 1), decay the
 #      neuron's own PSP traces, and fold the last step's synaptic input into
 #      the traces it drives (``b_L = d_L (b_L + z - e_L y)``, see below);
 #   2. potentials B (and A) from the traces, one Euler step of C (the model's
 #      own dC/dt; the group's state updater is switched off so that a layer
 #      costs one code object per step instead of two);
 #   3. integration-window sums;
-#   4. this step's spike draw ``s`` and expiry flag ``ex`` (a spike that is
+#   4. this step's spike count ``s`` and expiry count ``ex`` (spikes that are
 #      ``psp_memory`` steps old, removed as the reference's finite spike
 #      memory does), applied to the neuron's own traces here rather than in a
 #      reset (one code object less per group per step). With no spike left
@@ -595,8 +636,8 @@ _SEED_CODE = f"""
 #      an empty spike history is: otherwise rounding residues of
 #      ``1 * d**mem - e`` would make the forward PSP average non-zero, and the
 #      learning pathway would visit every input that ever spiked.
-# A spike sends ``w`` to the target's accumulator ``z``, an expiry sends ``w``
-# to ``y``: one add per synapse and event, half of what updating both traces
+# A step's spikes send ``w s`` to the target's accumulator ``z``, expiries send
+# ``w ex`` to ``y``: one add per synapse and event, half of what updating both traces
 # (``b_L``, ``b_S``) in the synapse would cost; the target scales ``y`` by
 # exp(-mem/tau) when it folds them in at its next step, which is exactly the
 # per-synapse ``b_L += w (s - e_L ex)``. The input pathway goes further (a
@@ -611,15 +652,15 @@ _STEP_HEAD = """
 keep = 1.0 - clear_ta(t)
 active = int(phase_ta(t) < 2.5)
 win = window_ta(t)
-hist = int(keep) * ((2 * hist) % hist_mod)
+hist = int(keep) * ((hist_base * hist) % hist_mod)
 """
 
 _STEP_SPIKE = """
-ex = int(hist >= hist_half)
+ex = hist // hist_top
 sg_L = s - ex * e_L
 sg_S = s - ex * e_S
 hist += s
-live = int(hist % hist_half > 0)
+live = int(hist % hist_top > 0)
 x_L = live * (x_L + sg_L)
 x_S = live * (x_S + sg_S)
 """
@@ -671,15 +712,13 @@ def _fold(trace: str, same_step: bool = False) -> str:
 _PSP_SAME_STEP = "psp_sum += win * (d_L * x_L - d_S * x_S) / (tau_L - tau_s)\n"
 
 
-def _input_step(same_step: bool = False) -> str:
+def _input_step(same_step: bool = False, spikes: str = "poisson") -> str:
     code = _STEP_HEAD + _decay(("x_L", "x_S"))
     if not same_step:
         # the next layer sees this step's spikes one step later
         code += "psp_sum += win * psp\n"
-    code += """
-pix = active * pixels_ta(row_ta(t) * ms, i)
-s = int(pix > 0 and rand() < lambda_max * pix)
-"""
+    code += "pix = active * pixels_ta(row_ta(t) * ms, i)\n"
+    code += _draw("pix > 0", "lambda_max * pix", spikes)
     return code + _STEP_SPIKE + (_PSP_SAME_STEP if same_step else "")
 
 
@@ -720,7 +759,12 @@ def _ring_correction(mem: int) -> str:
 
 
 def _layer_step(
-    hidden: bool, c_rhs: str, threshold: str, ring: int = 0, same_step: bool = False
+    hidden: bool,
+    c_rhs: str,
+    threshold: str,
+    ring: int = 0,
+    same_step: bool = False,
+    spikes: str = "poisson",
 ) -> str:
     """Per-step code of a hidden (``hidden``) or the output layer.
 
@@ -746,7 +790,7 @@ g_I = tgt - g_E
         code += "A_sum += win * A\n" + ("" if same_step else "psp_sum += win * psp\n")
     else:
         code += "phi_sum += win * lambda_max / (1.0 + exp(-C))\n"
-    code += f"s = int(active > 0 and ({threshold}))\n"
+    code += _draw("active > 0", _spike_mean(threshold, spikes), spikes)
     return code + _STEP_SPIKE + (_PSP_SAME_STEP if hidden and same_step else "")
 
 
@@ -876,6 +920,18 @@ class _Handles:
     spike_mons: list[Any] = dataclasses.field(default_factory=list)
 
 
+def _spike_mean(threshold: str, spikes: str) -> str:
+    """The spike draw's mean per step, from a model threshold ``rand() < MEAN``."""
+    head, sep, mean = threshold.partition("<")
+    if not sep or head.strip() != "rand()" or not mean.strip():
+        raise NeurosimError(
+            f"segregated network: the neuron model's threshold {threshold!r} has to be"
+            " 'rand() < MEAN' (MEAN: spikes per step), which spikes="
+            f"{spikes!r} draws from"
+        )
+    return f"({mean.strip()})"
+
+
 def _c_rhs(equations: str) -> str:
     """Right-hand side of the model's ``dC/dt`` equation."""
     import brian2 as b2
@@ -904,6 +960,9 @@ def _build(
     hp, op = hidden_model["params"], output_model["params"]
     tau_L, tau_s = hp["tau_L"], hp["tau_s"]
     mem = config.psp_memory
+    # The spike history: one digit of this base per step, the last mem + 1
+    # steps' counts (0 or 1 for Bernoulli spikes, 0..MAX_COUNT for Poisson).
+    base = MAX_COUNT + 1 if config.spikes == "poisson" else 2
     # Fixed names: generated code calls the arrays by name, so automatic names
     # (_timedarray_7, ...) would defeat the code cache on every new epoch.
     per_step = {
@@ -929,8 +988,9 @@ def _build(
         "d_S": np.exp(-1.0 / tau_s),
         "e_L": np.exp(-mem / tau_L),
         "e_S": np.exp(-mem / tau_s),
-        "hist_mod": 2 ** (mem + 1),
-        "hist_half": 2**mem,
+        "hist_base": base,
+        "hist_mod": base ** (mem + 1),
+        "hist_top": base**mem,
         "trace_t0": trace_window[0] * b2.ms,
         "trace_t1": trace_window[1] * b2.ms,
     }
@@ -955,7 +1015,9 @@ def _build(
     # pathway run in order within the "groups" slot (below: order 3m + 0, 1,
     # 2 for the input m = 0 and layer m - 1); with it, every group steps in
     # "groups" and spikes travel in "synapses".
-    inp.run_regularly(_input_step(same_step), when="groups", order=0, name="inputs_step")
+    inp.run_regularly(
+        _input_step(same_step, config.spikes), when="groups", order=0, name="inputs_step"
+    )
     if same_step:
         _move(inp.thresholder["spike"], 1)
     inp.run_on_event("phase_end", _INPUT_END, when="after_thresholds", order=2)
@@ -1002,7 +1064,9 @@ def _build(
         group.state_updater.active = False
         group.resetter["spike"].active = False
         ring = mem if m == 0 else 0
-        code = _layer_step(hidden, _c_rhs(model["equations"]), model["threshold"], ring, same_step)
+        code = _layer_step(
+            hidden, _c_rhs(model["equations"]), model["threshold"], ring, same_step, config.spikes
+        )
         group.run_regularly(code, when="groups", order=3 * m + 3, name=f"layer{m}_step")
         if same_step:
             for event in ("spike", "expire"):
@@ -1046,7 +1110,7 @@ def _build(
         collect += "QS_post += psp_f_pre * (x_S_pre - sg_S_pre)\n"
     shift = 1 if same_step else 0
     collect += "".join(
-        f"q{k}_post += psp_f_pre * ((hist_pre // {2 ** (k - shift)}) % 2)\n"
+        f"q{k}_post += psp_f_pre * ((hist_pre // {base ** (k - shift)}) % hist_base)\n"
         for k in range(1, mem + 1)
     )
     red_syn = b2.Synapses(
@@ -1075,14 +1139,14 @@ def _build(
         pre = inp if m == 0 else layers[m - 1]
         symmetric = config.symmetric_feedback and m == len(layers) - 1 and n_hidden > 0
         if m == 0:
-            on_pre = {"spikes": "u0_post += w", "learn": "w += delta_post * psp_f_pre"}
+            on_pre = {"spikes": "u0_post += w * s_pre", "learn": "w += delta_post * psp_f_pre"}
             on_event = {"spikes": "spike", "learn": "learn"}
         else:
             # The probe's backprop error W_out^T delta_out uses w before its update.
             probe_code = BACKPROP_PROBE_CODE if config.angle_every and m == n_hidden else ""
             on_pre = {
-                "spikes": "zb_post += w",
-                "expire": "yb_post += w",
+                "spikes": "zb_post += w * s_pre",
+                "expire": "yb_post += w * ex_pre",
                 "learn": probe_code
                 + (SYNAPSE_LEARN_CODE_SAME_STEP if same_step else SYNAPSE_LEARN_CODE)
                 + (SYMMETRIC_LEARN_CODE if symmetric else ""),
@@ -1091,7 +1155,7 @@ def _build(
         on_post = None
         if symmetric:
             # Feedback through the same synapses: Y = W^T at every moment.
-            on_post = {"fb": "za_pre += w", "fb_expire": "ya_pre += w"}
+            on_post = {"fb": "za_pre += w * s_post", "fb_expire": "ya_pre += w * ex_post"}
             on_event.update({"fb": "spike", "fb_expire": "expire"})
         syn = b2.Synapses(
             pre,
@@ -1126,7 +1190,7 @@ def _build(
                 layers[-1],
                 layers[m],
                 "y : 1",
-                on_pre={"spikes": "za_post += y", "expire": "ya_post += y"},
+                on_pre={"spikes": "za_post += y * s_pre", "expire": "ya_post += y * ex_pre"},
                 on_event={"spikes": "spike", "expire": "expire"},
                 namespace=common,
                 name=f"fb{m}",
@@ -1172,7 +1236,9 @@ def _build(
         # Every neuron's spikes in the trace window (inputs first), so that a
         # trace can be recomputed from the spikes that caused it.
         for m, group in enumerate([inp, *layers]):
-            mon = b2.EventMonitor(group, "trace_spike", name=f"group{m}_trace_spikes")
+            mon = b2.EventMonitor(
+                group, "trace_spike", variables=["s"], name=f"group{m}_trace_spikes"
+            )
             spike_mons.append(mon)
             objects.append(mon)
     probe_mon = None
@@ -1299,8 +1365,8 @@ def run_epoch(
         ``train_correct`` (per training example), ``plateau_f`` / ``plateau_t``
         (per hidden layer, (n_train, record_neurons)), ``phase_start``,
         ``phase_kind``, ``traces`` (per layer: ``t`` (step), ``i``, variables),
-        ``trace_spikes`` (inputs, then per layer: ``step`` and ``i`` of every
-        spike in ``trace_window``),
+        ``trace_spikes`` (inputs, then per layer: ``step``, ``i`` and ``count``
+        of every step with spikes in ``trace_window``),
         ``phase_averages`` (per layer, the last example's averages),
         ``order`` (indices into ``train_images`` in presentation order),
         ``wall_time`` (s of the run call; in ``cpp_standalone`` including
@@ -1460,7 +1526,11 @@ def _collect(
             rec[name] = np.asarray(getattr(mon, name)[:])
         traces.append(rec)
     spikes = [
-        {"step": np.round(np.asarray(mon.t_[:]) * 1000).astype(int), "i": np.asarray(mon.i[:])}
+        {
+            "step": np.round(np.asarray(mon.t_[:]) * 1000).astype(int),
+            "i": np.asarray(mon.i[:]),
+            "count": np.asarray(mon.s[:]),
+        }
         for mon in h.spike_mons
     ]
     averages = []

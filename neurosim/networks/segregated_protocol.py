@@ -28,6 +28,7 @@ from neurosim.datasets import as_rates, load_mnist, load_mnist_subset
 from neurosim.errors import NeurosimError
 from neurosim.networks.segregated import (
     INITS,
+    SPIKE_DRAWS,
     Checkpoint,
     SegregatedConfig,
     mark_outputs_written,
@@ -67,6 +68,8 @@ TRAINING_KEYS = {
     "angle_every": "training examples between backprop-angle probes (0: none)",
     "init": "'reference' (default: the reference code's initial weights) or 'narrow'",
     "feedback_bias": "true: apical offsets c in A = Y . PSP + c (off in the reference)",
+    "spikes": "'poisson' (default: spike counts per step, as the reference) or 'bernoulli'"
+    " (at most one spike per step)",
     "layer_delay": "true: spikes reach the next layer one step after they are drawn"
     " (off: in the same step, as in the reference)",
     "shuffle": "true (default): a seeded shuffle of the training examples every epoch;"
@@ -96,15 +99,21 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
     flags["random_phase_lengths"] = get("random_phase_lengths", bool, True)
     flags["feedback_bias"] = get("feedback_bias", bool, False)
     flags["layer_delay"] = get("layer_delay", bool, False)
-    init = get("init", str, "reference")
-    if init not in INITS:
-        raise NeurosimError(
-            f"{where}.init: expected one of {', '.join(map(repr, INITS))}, got {init!r}"
-        )
+
+    def choose(key: str, choices: tuple[str, ...]) -> str:
+        value = get(key, str, choices[0])
+        if value not in choices:
+            raise NeurosimError(
+                f"{where}.{key}: expected one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
+        return value
+
+    init, spikes = choose("init", INITS), choose("spikes", SPIKE_DRAWS)
     config = SegregatedConfig(
         hidden_sizes=hidden,
         learning_rates=rates,
         init=init,
+        spikes=spikes,
         angle_every=get("angle_every", int, 0),
         seed=protocol.seed,
         **flags,

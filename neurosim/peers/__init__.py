@@ -1,0 +1,1 @@
+"""Peer simulators run on neurosim protocols, for side-by-side validation."""
