@@ -701,7 +701,16 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
         elif stim.kind != "poisson":
             parts["stimuli"] += 8.0 * (steps + n)
     for proj in protocol.projections:
-        parts["network"] += _SYNAPSE_BYTES * synapse_count(proj, protocol.populations)
+        count = synapse_count(proj, protocol.populations)
+        # traces of a plasticity rule, per-synapse state of a synapse model
+        extra = (proj.plasticity.rule.model.count("/dt") if proj.plasticity else 0) + (
+            len(proj.synapse.synapse_variables) if proj.synapse else 0
+        )
+        parts["network"] += (_SYNAPSE_BYTES + 8.0 * extra) * count
+        if proj.record is not None:
+            n = count if proj.record.synapses is None else min(count, proj.record.synapses)
+            samples = float(duration / proj.record.dt) + 2
+            parts["recording"] += 8.0 * samples * (n * len(proj.record.variables) + 1)
     for rec in protocol.records:
         n = protocol.populations[rec.population]["n"] if rec.neurons is True else len(rec.neurons)
         samples = float(duration / rec.dt) + 2

@@ -120,6 +120,41 @@ def state_arrays(
     return arrays
 
 
+def synapse_arrays(
+    name: str, monitor: StateMonitor, variables: list[str], pre: np.ndarray, post: np.ndarray
+) -> dict[str, xr.DataArray]:
+    """DataArrays ``{name}_{var}`` (time x synapse, SI units) of a projection's synapses.
+
+    ``pre`` and ``post`` are the presynaptic and postsynaptic neuron of each
+    recorded synapse (coordinates ``{name}_pre`` / ``{name}_post``).
+    """
+    from neurosim.units import unit_name
+
+    time_dim, syn_dim = f"{name}_time", f"{name}_synapse"
+    coords = {
+        time_dim: (time_dim, np.asarray(monitor.t[:] / 1.0, float).copy(), {"units": "second"}),
+        syn_dim: (syn_dim, np.asarray(monitor.record, np.int64).copy()),
+        f"{name}_pre": (syn_dim, np.asarray(pre, np.int64)),
+        f"{name}_post": (syn_dim, np.asarray(post, np.int64)),
+    }
+    arrays = {}
+    for var in variables:
+        values = getattr(monitor, var)
+        dim = getattr(values, "dim", None)
+        attrs = {
+            "units": unit_name(dim) if dim is not None else "1",
+            "projection": monitor.source.name,
+            "variable": var,
+        }
+        arrays[f"{name}_{var}"] = xr.DataArray(
+            np.asarray(values, dtype=float).T.copy(),
+            dims=(time_dim, syn_dim),
+            coords=coords,
+            attrs=attrs,
+        )
+    return arrays
+
+
 def spike_table(name: str, monitor: SpikeMonitor) -> dict[str, xr.DataArray]:
     """The spikes of a SpikeMonitor as an event table along ``{name}_spike``."""
     dim = f"{name}_spike"

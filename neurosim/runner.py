@@ -28,7 +28,14 @@ from neurosim.errors import NeurosimError
 from neurosim.memory import max_workers
 from neurosim.networks.projections import build_projection, target_inputs
 from neurosim.protocol import Protocol, Stimulus
-from neurosim.recording import now, provenance, save_recording, spike_table, state_arrays
+from neurosim.recording import (
+    now,
+    provenance,
+    save_recording,
+    spike_table,
+    state_arrays,
+    synapse_arrays,
+)
 from neurosim.units import DISPLAY_UNITS, unit_name
 
 __all__ = [
@@ -412,6 +419,24 @@ def simulate(
             for k, proj in enumerate(protocol.projections)
         ]
         net = Network(*groups.values(), *inputs, *synapses)
+        synapse_monitors = []
+        for k, (proj, syn) in enumerate(zip(protocol.projections, synapses, strict=True)):
+            if proj.record is None:
+                continue
+            pre, post = syn.neurosim_pairs
+            chosen = np.arange(len(pre))
+            if proj.record.synapses is not None and proj.record.synapses < len(pre):
+                sample = np.random.default_rng([protocol.seed, 2, k])
+                chosen = np.sort(sample.choice(len(pre), proj.record.synapses, replace=False))
+            mon = StateMonitor(
+                syn,
+                list(proj.record.variables),
+                record=chosen,
+                dt=proj.record.dt,
+                name=f"{proj.name}_synapses",
+            )
+            synapse_monitors.append((proj, mon, pre[chosen], post[chosen]))
+            net.add(mon)
         monitors = []
         for rec in protocol.records:
             state = StateMonitor(
@@ -441,6 +466,8 @@ def simulate(
             arrays.update(state_arrays(rec.name, state, rec.variables, comps))
             if spikes is not None:
                 arrays.update(spike_table(rec.name, spikes))
+        for proj, mon, pre, post in synapse_monitors:
+            arrays.update(synapse_arrays(proj.name, mon, list(proj.record.variables), pre, post))
     for name, labels in presented.items():
         arrays[f"{name}_label"] = xr.DataArray(
             labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}

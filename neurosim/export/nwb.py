@@ -9,6 +9,9 @@ Mapping:
   ``acquisition`` (data time x neuron, exact timestamps in s, ``unit`` the SI
   unit name); population, variable, compartment and neuron indices in its
   ``description``, all attributes as JSON in ``comments``;
+- a projection's recorded synapses ``{projection}_{var}`` (dims time x
+  synapse): one ``TimeSeries`` each in ``acquisition``, each column's
+  presynaptic and postsynaptic neuron in ``comments``;
 - other numeric variables (measurements, curves, weights): ``scratch`` data,
   dims and attributes as JSON in the description;
 - the protocol text in the file's ``protocol`` field, its name and
@@ -107,6 +110,26 @@ def _build(ds: xr.Dataset):
                 )
             )
             used.add(str(da.name))
+    for name, da in ds.data_vars.items():
+        dims = [str(d) for d in da.dims]
+        if len(dims) != 2 or not dims[1].endswith("_synapse") or "/" in str(name):
+            continue
+        # a projection's recorded synapses (weights, traces): which pair each column is
+        proj = dims[1][: -len("_synapse")]
+        pre = [int(k) for k in ds[f"{proj}_pre"].values]
+        post = [int(k) for k in ds[f"{proj}_post"].values]
+        nwb.add_acquisition(
+            TimeSeries(
+                name=str(name),
+                data=np.asarray(da.values),
+                unit=str(da.attrs.get("units", "1")),
+                timestamps=np.asarray(da[dims[0]].values, float),
+                description=f"projection {proj}.{da.attrs.get('variable', '')}: one column per "
+                "synapse; presynaptic and postsynaptic neurons in comments",
+                comments=_json({**da.attrs, "pre": pre, "post": post, "dims": dims}),
+            )
+        )
+        used.add(str(name))
     for name, da in ds.data_vars.items():
         if str(name) in used or not np.issubdtype(da.dtype, np.number) or "/" in str(name):
             continue

@@ -28,6 +28,7 @@ makes the Brian2 ``Synapses`` of one projection.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,13 @@ from neurosim.networks.connectors import (
     connect,
     connector_from_spec,
     expected_synapses,
+)
+from neurosim.networks.projection_plasticity import (
+    PlasticitySpec,
+    RecordSpec,
+    check_plasticity,
+    check_record,
+    rule_code,
 )
 from neurosim.networks.synapses import (
     SynapseModel,
@@ -81,6 +89,10 @@ class Projection:
     """The synapse model (None: a delta synapse, a jump of ``variable``)."""
     synapse_params: dict[str, Any] = field(default_factory=dict, compare=False)
     """The synapse model's parameter values, the projection's overrides applied."""
+    plasticity: PlasticitySpec | None = None
+    """A plasticity rule on the weights (None: static)."""
+    record: RecordSpec | None = None
+    """Synapse variables to record (None: none)."""
 
     @property
     def same_population(self) -> bool:
@@ -111,7 +123,10 @@ def check_projections(
         key = f"{where}: projections.{key_text(name)}"
         check_identifier(name, key, "projection name")
         proj = check_keys(
-            proj, key, ("source", "target", "variable", "connector", "weight"), ("delay", "synapse")
+            proj,
+            key,
+            ("source", "target", "variable", "connector", "weight"),
+            ("delay", "synapse", "plasticity", "record"),
         )
         source, target = (
             check_population(proj[k], populations, f"{key}.{k}") for k in ("source", "target")
@@ -159,10 +174,41 @@ def check_projections(
                 f"{key}.delay: delays have to be at least dt ({dt}); got "
                 + (excerpt(proj["delay"]) if delay.kind == "constant" else "no min >= dt")
             )
+        plasticity = (
+            check_plasticity(proj["plasticity"], weight_dim, f"{key}.plasticity")
+            if "plasticity" in proj
+            else None
+        )
+        record = None
+        if "record" in proj:
+            names = {"w", *(synapse.synapse_variables if synapse else ())}
+            if plasticity is not None:
+                names |= set(_traces(plasticity.rule.model))
+            count = expected_synapses(
+                connector, populations[source]["n"], populations[target]["n"], source == target
+            )
+            record = check_record(proj["record"], names, count, dt, f"{key}.record")
         out.append(
-            Projection(name, source, target, variable, connector, weight, delay, synapse, params)
+            Projection(
+                name,
+                source,
+                target,
+                variable,
+                connector,
+                weight,
+                delay,
+                synapse,
+                params,
+                plasticity,
+                record,
+            )
         )
     return out
+
+
+def _traces(model: str) -> list[str]:
+    """Variables a rule's synapse equations declare (``dr1/dt = ...`` -> ``r1``)."""
+    return re.findall(r"^\s*d(\w+)/dt", model, flags=re.MULTILINE)
 
 
 def _synapse(spec: Any, where: str) -> tuple[SynapseModel | None, dict[str, Any]]:
@@ -228,6 +274,7 @@ def build_projection(
     source, target = groups[proj.source], groups[proj.target]
     unit = brian2.get_unit(proj.weight.dimension)
     model = f"w : {unit_name(proj.weight.dimension)}"
+    on_post = None
     if proj.synapse is None:
         # Brian2 drops the jump while the target is refractory when the variable
         # is flagged (unless refractory), as NEST's iaf_psc_delta does.
@@ -239,10 +286,25 @@ def build_projection(
         model += "\n" + proj.synapse.synapse
         on_pre = on_pre_code(proj.synapse, renames)
         namespace = dict(proj.synapse_params)
+    if proj.plasticity is not None:
+        # the spike acts with the weight it finds, then the rule changes it
+        rule_model, rule_pre, on_post, rule_names = rule_code(proj.plasticity, unit)
+        model += "\n" + rule_model
+        on_pre += "\n" + rule_pre
+        namespace = {**(namespace or {}), **rule_names}
     syn = brian2.Synapses(
-        source, target, model=model, on_pre=on_pre, namespace=namespace, name=proj.name
+        source,
+        target,
+        model=model,
+        on_pre=on_pre,
+        on_post=on_post,
+        namespace=namespace,
+        name=proj.name,
     )
     i, j = connect(proj.connector, len(source), len(target), rng, proj.same_population)
+    # Brian2 cannot tell a standalone Synapses' size before the run; keep the pairs
+    syn.add_attribute("neurosim_pairs")
+    syn.neurosim_pairs = (i, j)
     if len(i):
         syn.connect(i=i, j=j)
         syn.w[:] = draw(proj.weight, len(i), rng) * unit

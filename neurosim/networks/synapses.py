@@ -33,6 +33,7 @@ from typing import Any
 
 import brian2
 from brian2 import Equations, Quantity
+from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.model import MODELS_DIR, NeuronModel, Parameter, _parse_equations
@@ -101,7 +102,7 @@ class SynapseModel:
                     f" (have: {', '.join(values)})"
                 )
             default = values[key]
-            dim = default.dim if isinstance(default, Quantity) else brian2.DIMENSIONLESS
+            dim = default.dim if isinstance(default, Quantity) else DIMENSIONLESS
             values[key] = parse_quantity(value, f"{where}.{key}", dim)
         return values
 

@@ -63,13 +63,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
-from brian2 import Quantity, ms
+from brian2 import Hz, Quantity, ms
 
 __all__ = [
+    "DEFAULTS",
     "PAIR_RULE",
     "PARAMETER_SETS",
     "RULES",
     "TRIPLET_RULE",
+    "VOGELS_RULE",
     "STDPRule",
     "pair_window",
     "reference_weight_change",
@@ -127,8 +129,44 @@ do2/dt = -o2 / tau_y : 1 (event-driven)
     ),
 )
 
+#: Inhibitory STDP of Vogels, Sprekeler, Zenke, Clopath & Gerstner (2011,
+#: Science 334:1569): a symmetric window; every presynaptic spike also
+#: depresses by ``alpha = 2 rho0 tau_stdp`` (``rho0``: the target rate), so
+#: inhibition grows until the postsynaptic rate is ``rho0``.
+VOGELS_RULE = STDPRule(
+    name="vogels",
+    model="""
+w : 1
+dr1/dt = -r1 / tau_stdp : 1 (event-driven)
+do1/dt = -o1 / tau_stdp : 1 (event-driven)
+""",
+    # r1: presynaptic trace, o1: postsynaptic trace, as in the pair rule
+    on_pre="r1 += 1\nw += eta * (o1 - 2 * rho0 * tau_stdp)",
+    on_post="o1 += 1\nw += eta * r1",
+    parameters=("tau_stdp", "eta", "rho0"),
+)
+
 #: Rules by name.
-RULES = MappingProxyType({"pair": PAIR_RULE, "triplet": TRIPLET_RULE})
+RULES = MappingProxyType({"pair": PAIR_RULE, "triplet": TRIPLET_RULE, "vogels": VOGELS_RULE})
+
+#: Default parameters of each rule on a projection (the amplitudes are
+#: fractions of the projection's ``w_max``).
+DEFAULTS: MappingProxyType[str, dict[str, Quantity | float]] = MappingProxyType(
+    {
+        "pair": {"tau_plus": 16.8 * ms, "tau_minus": 33.7 * ms, "A2_plus": 5e-3, "A2_minus": 3e-3},
+        "triplet": {
+            "tau_plus": 16.8 * ms,
+            "tau_minus": 33.7 * ms,
+            "tau_x": 101 * ms,
+            "tau_y": 125 * ms,
+            "A2_plus": 5e-10,
+            "A3_plus": 6.2e-3,
+            "A2_minus": 7e-3,
+            "A3_minus": 2.3e-4,
+        },
+        "vogels": {"tau_stdp": 20 * ms, "eta": 1e-2, "rho0": 3 * Hz},
+    }
+)
 
 _BI_POO = {"tau_plus": 16.8 * ms, "tau_minus": 33.7 * ms}
 
