@@ -275,8 +275,7 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     check_str(_get(data, "notes", ""), f"{where}: notes")
     seed = check_seed(data["seed"], f"{where}: seed")
     kind = check_str(data.get("kind", "simulation"), f"{where}: kind", "a protocol kind", 100)
-    from neurosim.kinds import register_all
-    from neurosim.runner import PROTOCOL_KINDS
+    from neurosim.kinds import PROTOCOL_KINDS, register_all
 
     register_all()
 

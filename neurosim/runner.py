@@ -14,17 +14,19 @@ import hashlib
 import importlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import brian2
 import numpy as np
 import xarray as xr
+import yaml
 from brian2 import Network, PoissonInput, SpikeMonitor, StateMonitor, TimedArray, prefs
 
 from neurosim.analysis import run_measurements
 from neurosim.errors import NeurosimError
+from neurosim.kinds import PROTOCOL_KINDS, protocol_kind
 from neurosim.memory import max_workers
 from neurosim.networks.projections import build_projection, target_inputs
 from neurosim.protocol import Protocol, Stimulus
@@ -39,13 +41,11 @@ from neurosim.recording import (
 from neurosim.units import DISPLAY_UNITS, unit_name
 
 __all__ = [
-    "PROTOCOL_KINDS",
     "RunResult",
     "brian2_target",
     "cache_dir",
     "check_protocol",
     "expected_outputs",
-    "protocol_kind",
     "protocol_provenance",
     "run_protocol",
     "standalone_folder",
@@ -60,20 +60,6 @@ class RunResult:
     dataset: xr.Dataset
     files: list[Path] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
-
-
-#: Protocol kinds: name -> function(protocol, out_dir, progress, resume) -> RunResult.
-PROTOCOL_KINDS: dict[str, Callable[..., RunResult]] = {}
-
-
-def protocol_kind(name: str):
-    """Register a protocol kind's run function under ``name`` (decorator)."""
-
-    def register(fn):
-        PROTOCOL_KINDS[name] = fn
-        return fn
-
-    return register
 
 
 #: Functions that check a learning kind's own sections (``training:``) without
@@ -392,7 +378,10 @@ def simulate(
     started = now()
     clock = time.perf_counter()
     rng = np.random.default_rng(protocol.seed)
-    with brian2_target(protocol.target, f"{protocol.name}:{protocol.text}", protocol.seed):
+    # The seed is not part of the build key: another seed regenerates the same
+    # code with new data, and make recompiles only what changed (main.cpp).
+    unseeded = yaml.safe_dump({k: v for k, v in protocol.data.items() if k != "seed"})
+    with brian2_target(protocol.target, f"{protocol.name}:{unseeded}", protocol.seed):
         brian2.defaultclock.dt = protocol.dt
         groups = {}
         synaptic = target_inputs(protocol.projections, protocol.models)

@@ -3,6 +3,7 @@
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neurosim.analysis.population import population_statistics
@@ -15,35 +16,38 @@ from neurosim.peers.nest import _conn_spec, run_in_nest
 from neurosim.runner import simulate
 
 # Brunel's AI state at a fifth of the size (same in-degrees, so the same
-# balance), 1 s: ~20 s in each simulator.
+# balance), 1 s: ~10 s a seed in NEST, ~20 s in neurosim.
 SMALL = ["populations.exc.n=2000", "populations.inh.n=500"]
+SEEDS = (1, 2, 3)
 
 
 def test_brunel_ai_statistics_match_nest():
-    # Same file, both simulators: rate and CV within 10 %, Fano factor within
-    # 10 %, dominant frequency within 15 % (two Welch bins at ~100 Hz), for
-    # both populations over 200-1000 ms.
-    protocol = load_protocol("brunel2000_ai", SMALL)
-    with tempfile.TemporaryDirectory() as out:
-        ds = simulate(protocol, Path(out), progress=False).dataset
-    theirs = run_in_nest(protocol)
-    for pop, size in theirs.sizes.items():
-        ours = population_statistics(
-            ds[f"{pop}_spike_time"].values,
-            ds[f"{pop}_spike_neuron"].values.astype(int),
-            size,
-            0.2,
-            1.0,
-        )
-        nest = population_statistics(*theirs.spikes[pop], size, 0.2, 1.0)
-        assert nest.rate > 5 and nest.spikes > 10_000  # the network is active
-        assert ours.rate == pytest.approx(nest.rate, rel=0.1)
-        assert ours.cv == pytest.approx(nest.cv, rel=0.1)
-        assert ours.fano == pytest.approx(nest.fano, rel=0.1)
-        assert ours.frequency == pytest.approx(nest.frequency, rel=0.15)
-        # the protocol's own measurement is the same computation
-        assert float(ds[f"{pop}_rate"]) == pytest.approx(ours.rate)
-        assert float(ds[f"{pop}_cv"]) == pytest.approx(ours.cv)
+    # The criterion, at this size: for both populations and each of
+    # rate, CV, Fano factor and dominant frequency over 200-1000 ms, the median
+    # over three seeds in neurosim lies within 10 % of NEST's median or
+    # within NEST's own seed-to-seed range, whichever is larger.
+    ours, theirs = [], []
+    for seed in SEEDS:
+        protocol = load_protocol("brunel2000_ai", [*SMALL, f"seed={seed}"])
+        with tempfile.TemporaryDirectory() as out:
+            ds = simulate(protocol, Path(out), progress=False).dataset
+        nest = run_in_nest(protocol)
+        ours.append({})
+        theirs.append({})
+        for pop, size in nest.sizes.items():
+            spikes = (ds[f"{pop}_spike_time"].values, ds[f"{pop}_spike_neuron"].values.astype(int))
+            ours[-1][pop] = population_statistics(*spikes, size, 0.2, 1.0)
+            theirs[-1][pop] = population_statistics(*nest.spikes[pop], size, 0.2, 1.0)
+            assert theirs[-1][pop].rate > 5 and theirs[-1][pop].spikes > 10_000  # active
+            # the protocol's own measurement is the same computation
+            assert float(ds[f"{pop}_rate"]) == pytest.approx(ours[-1][pop].rate)
+            assert float(ds[f"{pop}_fano"]) == pytest.approx(ours[-1][pop].fano)
+    for pop in ("exc", "inh"):
+        for stat in ("rate", "cv", "fano", "frequency"):
+            mine = np.median([getattr(r[pop], stat) for r in ours])
+            ref = [getattr(r[pop], stat) for r in theirs]
+            tolerance = max(0.1 * abs(np.median(ref)), max(ref) - min(ref))
+            assert abs(mine - np.median(ref)) <= tolerance, (pop, stat, mine, ref)
 
 
 def test_translation_of_connectors_and_refusals():

@@ -66,11 +66,12 @@ def _run(tmp_path, data):
 def test_stdp_on_a_projection_matches_the_reference(tmp_path, rule):
     # Post 10 ms after pre, then 5 ms before the next pre: the weight changes
     # by the numpy reference's sum over all pairs (the pre side acting when
-    # the spike arrives, after the delay), in units of w_max.
+    # the spike arrives: with the shortest delay, dt, in the step the spike
+    # is stamped, see projections.py), in units of w_max.
     ds = _run(tmp_path, _protocol({"rule": rule, "w_max": "1 mV", "w_min": "-1 mV"}))
     pre, post = ds["pre_spike_time"].values, ds["post_spike_time"].values
     assert len(pre) == 2 and len(post) == 2
-    want = reference_weight_change((pre + DT) * 1e3 * ms, post * 1e3 * ms, rule, DEFAULTS[rule])
+    want = reference_weight_change(pre * 1e3 * ms, post * 1e3 * ms, rule, DEFAULTS[rule])
     w = ds["syn_w"].values[:, 0]
     assert ds["syn_w"].attrs["units"] == "V" or ds["syn_w"].attrs["units"] == "volt"
     assert abs(want) > 1e-4  # the protocol does change the weight
@@ -84,10 +85,10 @@ def test_vogels_rule_and_bounds(tmp_path):
     # clipped there; post 10 ms later potentiates by eta exp(-10 ms / tau).
     plasticity = {"rule": "vogels", "eta": 0.2, "w_max": "1 mV"}
     ds = _run(tmp_path, _protocol(plasticity, pre_times=(5,), post_times=(15,)))
-    pre, post = ds["pre_spike_time"].values[0] + DT, ds["post_spike_time"].values[0]
+    pre, post = ds["pre_spike_time"].values[0], ds["post_spike_time"].values[0]
     w, t = ds["syn_w"].values[:, 0], ds["syn_time"].values
     assert 1e-5 - 0.2 * 0.12 * 1e-3 < 0  # the depression would cross w_min
-    between = (t > pre + DT) & (t <= post)
+    between = (t > pre + DT) & (t <= post)  # recorded a step after it happens
     np.testing.assert_allclose(w[between], 0.0, atol=1e-15)  # clipped at w_min
     np.testing.assert_allclose(w[-1], 0.2 * np.exp(-(post - pre) / 20e-3) * 1e-3, rtol=1e-6)
 

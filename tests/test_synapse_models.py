@@ -10,9 +10,6 @@ from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
 
 DELAY = 1e-3
-#: Brian2's monitors record at the start of a step, before it integrates: a
-#: value recorded at t is the state reached at t - dt.
-DT = 1e-5
 
 
 def _protocol(synapse, weight, drive="5 nA", stop="6 ms", duration="60 ms"):
@@ -90,7 +87,7 @@ def test_shipped_synapse_models_load():
 def test_current_synapses_follow_their_kernel(tmp_path, synapse, shape):
     spikes, t, current, _ = _run(tmp_path, _protocol(synapse, "30 pA"))
     assert len(spikes) == 1
-    s = t - spikes[0] - DELAY - DT
+    s = t - spikes[0] - DELAY
     after = s > 0.05e-3
     np.testing.assert_allclose(current[after], 30e-12 * shape(s[after]), rtol=1e-4, atol=1e-16)
     assert np.all(current[s < -0.05e-3] == 0)  # nothing before the spike arrives
@@ -118,7 +115,7 @@ def test_conductance_synapses_follow_their_kernel(tmp_path, synapse, shape, reve
     # g = I / (E_rev - V) from the recorded current and potential, peak w;
     # NMDA: the Jahr-Stevens block at the recorded V divides it out.
     spikes, t, current, v = _run(tmp_path, _protocol(synapse, "2 nS", duration="300 ms"))
-    s = t - spikes[0] - DELAY - DT
+    s = t - spikes[0] - DELAY
     after = s > 0.05e-3
     mg = 1 / (1 + 1.0 / 3.57 * np.exp(-0.062 * v * 1e3)) if block else 1.0
     g = current / ((reversal - v) * mg)

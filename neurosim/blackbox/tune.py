@@ -46,9 +46,10 @@ from neurosim.blackbox.asktell import make_optimizer
 from neurosim.blackbox.functions import FUNCTIONS
 from neurosim.checkpoints import missing_checkpoint
 from neurosim.errors import NeurosimError, excerpt
+from neurosim.kinds import protocol_kind
 from neurosim.protocol import Protocol, apply_overrides, find_protocol, load_protocol
 from neurosim.recording import load_recording, now, save_recording
-from neurosim.runner import RunResult, protocol_kind, protocol_provenance, run_protocol
+from neurosim.runner import RunResult, protocol_provenance, run_protocol
 from neurosim.schema import check_keys, expect, read_yaml
 from neurosim.units import parse_quantity, unit_name
 

@@ -38,10 +38,11 @@ import xarray as xr
 from neurosim.bridges.feedback import RULES
 from neurosim.datasets import order_digest
 from neurosim.errors import NeurosimError
+from neurosim.kinds import protocol_kind
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
 from neurosim.recording import atomic_path, now
-from neurosim.runner import RunResult, protocol_kind, protocol_provenance, write_outputs
+from neurosim.runner import RunResult, protocol_provenance, write_outputs
 from neurosim.schema import check_keys, expect
 
 __all__ = ["COMPARISON_KEYS", "run_comparison"]

@@ -78,6 +78,7 @@ import xarray as xr
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError
+from neurosim.kinds import protocol_kind
 from neurosim.plasticity.feedback_alignment import (
     FEEDBACK_SYNAPSE_EQS,
     HIDDEN_SIGNAL,
@@ -94,7 +95,6 @@ from neurosim.recording import now
 from neurosim.runner import (
     RunResult,
     brian2_target,
-    protocol_kind,
     protocol_provenance,
     write_outputs,
 )

@@ -18,8 +18,10 @@ variable of the target's model (a variable with a ``d.../dt`` equation), so
 the compartment is chosen by name: ``v_s`` (soma) or ``v_a`` (apical
 dendrite) of ``bac_pyramidal``; the weight must have that variable's unit.
 Connectors: :mod:`neurosim.networks.connectors`; weights and delays:
-:mod:`neurosim.networks.values`. Delays are at least one time step, as in
-NEST.
+:mod:`neurosim.networks.values`. Delays are at least one time step and count
+as NEST counts them: an input that arrives at ``t_spike + delay`` can make its
+target spike in that same step (Brian2's pathway gets ``delay - dt``, since
+Brian2 applies synaptic input after the step's threshold test).
 
 :func:`check_projections` validates the section when the protocol loads
 (before anything is built, synapse counts included); :func:`build_projection`
@@ -308,7 +310,13 @@ def build_projection(
     if len(i):
         syn.connect(i=i, j=j)
         syn.w[:] = draw(proj.weight, len(i), rng) * unit
-        syn.delay[:] = draw(proj.delay, len(i), rng) * brian2.second
+        # NEST's delay: an input arriving at t can make the target spike at t.
+        # Brian2 applies synaptic input after the threshold test of its step,
+        # so the earliest spike it causes is one step later; the pathway's
+        # delay is one step shorter to match (the Brunel SR state's 15-step
+        # oscillation with D = 1.5 ms becomes 16 steps otherwise).
+        step = float(target.clock.dt)
+        syn.delay[:] = np.maximum(draw(proj.delay, len(i), rng) - step, 0.0) * brian2.second
         for var, value in (proj.synapse.initial if proj.synapse else {}).items():
             setattr(syn, var, value)
     return syn

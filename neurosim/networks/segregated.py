@@ -214,7 +214,7 @@ class SegregatedConfig:
     reference's ``use_feedback_bias`` does (``init="narrow"``: ``c = Y . u``)."""
     angle_every: int = 0
     """Record the backprop angle of the last hidden layer every this many
-    training examples (0: never; see :func:`neurosim.bridges.segregated.backprop_angles`)."""
+    training examples (0: never; see :func:`neurosim.analysis.angles.backprop_angles`)."""
     seed: int = 0
     """Base seed of weights, shuffles, phase lengths and spikes."""
 
@@ -1541,7 +1541,7 @@ def _collect(
     averages.insert(0, {"psp_f": np.asarray(h.inp.psp_f[:]).copy()})
     bp_angle, bp_example = np.empty(0), np.empty(0, dtype=int)
     if h.probe_mon is not None:
-        from neurosim.bridges.segregated import backprop_angles
+        from neurosim.analysis.angles import backprop_angles
 
         n_h = len(h.probe_mon.source)
         steps = np.round(np.asarray(h.probe_mon.t_[:]) * 1000).astype(int)[::n_h]

@@ -26,6 +26,7 @@ from neurosim.atomic import remove_stale
 from neurosim.checkpoints import missing_checkpoint
 from neurosim.datasets import as_rates, load_mnist, load_mnist_subset
 from neurosim.errors import NeurosimError
+from neurosim.kinds import protocol_kind
 from neurosim.networks.segregated import (
     INITS,
     SPIKE_DRAWS,
@@ -41,7 +42,6 @@ from neurosim.recording import now
 from neurosim.runner import (
     RunResult,
     expected_outputs,
-    protocol_kind,
     protocol_provenance,
     write_outputs,
 )

@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.errors import NeurosimError
+from neurosim.kinds import protocol_kind
 from neurosim.plasticity.stdp import PARAMETER_SETS, RULES
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
@@ -41,7 +42,6 @@ from neurosim.recording import now
 from neurosim.runner import (
     RunResult,
     brian2_target,
-    protocol_kind,
     protocol_provenance,
     write_outputs,
 )
