@@ -7,6 +7,10 @@ after the other for every seed, the order alternating, in one process::
 
     python benchmarks/bench_networks.py --states sr ai si_fast si_slow --seeds 1 2 3 \\
         --json results/bench_networks.json
+    python benchmarks/bench_networks.py --states ai --seeds 1 2 3 --handwritten
+
+``--handwritten`` adds the same network written by hand in Brian2
+(:func:`run_brian2`), the reference for neurosim's own overhead.
 
 For each state and population: the population rate, the mean CV of the
 inter-spike intervals, the mean spike-count Fano factor (100 ms windows) and
@@ -39,6 +43,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import brian2  # noqa: E402
+import numpy as np  # noqa: E402
 
 from neurosim.analysis.population import population_statistics  # noqa: E402
 from neurosim.atomic import atomic_path  # noqa: E402
@@ -82,6 +87,69 @@ def run_nest(state: str, seed: int) -> dict:
     times = {"build_s": run.build_s, "simulate_s": run.simulate_s}
     times["speed"] = duration / run.simulate_s
     return {"stats": _stats(run.spikes, run.sizes), "times": times, "version": run.version}
+
+
+def run_brian2(state: str, seed: int) -> dict:
+    """The same network written by hand in Brian2 (cpp_standalone, one thread).
+
+    What a Brian2 user would write for the protocol's parameters: one group of
+    12,500 neurons, fixed in-degrees drawn with numpy, one ``PoissonInput``;
+    delays ``D - dt`` as neurosim gives them (NEST's delay semantics).
+    """
+    protocol = load_protocol(f"brunel2000_{state}", [f"seed={seed}"])
+    proj = {p.name: p for p in protocol.projections}
+    n_e, n_i = protocol.populations["exc"]["n"], protocol.populations["inh"]["n"]
+    j_e, j_i = proj["exc_exc"].weight.param("value"), proj["inh_exc"].weight.param("value")
+    k_e, k_i = proj["exc_exc"].connector.indegree, proj["inh_exc"].connector.indegree
+    delay = proj["exc_exc"].delay.param("value") - float(protocol.dt / brian2.second)
+    drive = protocol.stimuli[0].spec
+    b2, ms, second = brian2, brian2.ms, brian2.second
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        b2.set_device("cpp_standalone", directory=folder, build_on_run=True, with_output=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+        b2.seed(seed)
+        b2.defaultclock.dt = protocol.dt
+        n = n_e + n_i
+        group = b2.NeuronGroup(
+            n,
+            "dv/dt = -v / (20 * ms) : volt (unless refractory)",
+            threshold="v > 20 * mV",
+            reset="v = 10 * mV",
+            refractory=2 * ms,
+            method="exact",
+        )
+        rng = np.random.default_rng(seed)
+        synapses = []
+        for first, count, k, weight in ((0, n_e, k_e, j_e), (n_e, n_i, k_i, j_i)):
+            syn = b2.Synapses(group[first : first + count], group, "w : volt", on_pre="v_post += w")
+            syn.connect(i=rng.integers(0, count, n * k), j=np.repeat(np.arange(n), k))
+            syn.w = weight * b2.volt
+            syn.delay = delay * second
+            synapses.append(syn)
+        weight = float(drive["weight"] / b2.volt) * b2.volt
+        poisson = b2.PoissonInput(group, "v", drive["n_inputs"], drive["rate"], weight=weight)
+        monitor = b2.SpikeMonitor(group)
+        net = b2.Network(group, *synapses, poisson, monitor)
+        net.run(protocol.duration)
+        t, i = np.asarray(monitor.t[:] / second), np.asarray(monitor.i[:])
+        device = b2.get_device()
+        steps = (device.timers.get("compile") or {}).values()
+        times = {
+            "wall_s": time.perf_counter() - start,
+            "compile_s": float(sum(v for v in steps if v)),
+            "binary_s": float(device.timers.get("run_binary") or 0.0),
+            "run_cpu_s": float(device._last_run_time),
+        }
+        device.reinit()
+        device.activate()
+        b2.set_device("runtime")
+    times["speed"] = float(protocol.duration / second) / times["binary_s"]
+    spikes = {"exc": (t[i < n_e], i[i < n_e]), "inh": (t[i >= n_e], i[i >= n_e] - n_e)}
+    return {"stats": _stats(spikes, {"exc": n_e, "inh": n_i}), "times": times}
+
+
+RUNNERS = {"neurosim": run_neurosim, "nest": run_nest, "brian2": run_brian2}
 
 
 def compare(runs: dict) -> list[dict]:
@@ -131,16 +199,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--states", nargs="+", choices=STATES, default=list(STATES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--json", type=Path, help="write every run and the table here")
+    parser.add_argument(
+        "--handwritten",
+        action="store_true",
+        help="also run the network written by hand in Brian2 (timing reference)",
+    )
     args = parser.parse_args(argv)
     runs: dict = {}
     out = {"seeds": args.seeds, "window_s": WINDOW, "runs": runs, "complete": False}
     for state in args.states:
-        runs[state] = {"neurosim": [], "nest": []}
+        sims = ("neurosim", "nest", "brian2") if args.handwritten else ("neurosim", "nest")
+        runs[state] = {sim: [] for sim in sims}
         for k, seed in enumerate(args.seeds):
-            order = ("neurosim", "nest") if k % 2 == 0 else ("nest", "neurosim")
+            order = sims if k % 2 == 0 else sims[::-1]
             for sim in order:
                 start = time.perf_counter()
-                result = (run_neurosim if sim == "neurosim" else run_nest)(state, seed)
+                result = RUNNERS[sim](state, seed)
                 runs[state][sim].append(result)
                 line = {"state": state, "seed": seed, "simulator": sim}
                 line["exc"] = {k: round(v, 3) for k, v in result["stats"]["exc"].items()}
