@@ -317,7 +317,9 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     )
     if kind == "simulation" and not populations:
         raise NeurosimError(f"{where}: populations: a simulation needs at least one population")
-    projections = check_projections(_get(data, "projections", {}), populations, models, dt, where)
+    projections = check_projections(
+        _get(data, "projections", {}), populations, models, dt, where, path.parent
+    )
     stimuli = [
         _check_stimulus(spec, k, populations, models, duration, where)
         for k, spec in enumerate(check_list(_get(data, "stimuli", []), f"{where}: stimuli"))

@@ -169,3 +169,57 @@ def test_brunel_network_is_data():
     weights = {p.name: p.weight.mean() for p in protocol.projections}
     assert weights["inh_exc"] == pytest.approx(-5 * weights["exc_exc"])  # g = 5
     assert estimate_memory(protocol)["network"] > 48 * 15_625_000
+
+
+def _with_file(tmp_path, i, j, **flags):
+    np.savez(tmp_path / "pairs.npz", i=np.asarray(i), j=np.asarray(j))
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    data["projections"]["pre_to_post"]["connector"] = {
+        "rule": "from_file",
+        "file": "pairs.npz",
+        **flags,
+    }
+    data["projections"]["pre_to_post"]["record"] = {"synapses": "all"}
+    return _write(tmp_path, data)
+
+
+def test_connections_from_a_file(tmp_path):
+    # The file's pairs, exactly, in its order (relative to the protocol's folder).
+    path = _with_file(tmp_path, [0, 0], [2, 0])
+    protocol = load_protocol(path)
+    # synapses, largest i + 1, largest j + 1, pairs with i == j (autapses if one population)
+    assert protocol.projections[0].connector.extent == (2, 1, 3, 1)
+    ds = run_protocol(protocol, tmp_path / "out", progress=False).dataset
+    assert list(ds["pre_to_post_pre"].values) == [0, 0]
+    assert list(ds["pre_to_post_post"].values) == [2, 0]
+    v = ds["post_v"].values.T
+    jumped = (v.max(axis=1) - v.min(axis=1)) > 1e-3
+    assert list(jumped) == [True, False, True]  # neuron 1 has no synapse
+
+
+@pytest.mark.parametrize(
+    ("i", "j", "flags", "message"),
+    [
+        ([0, 1], [0, 0], {}, r"indices up to 1 \(i\) and 0 \(j\) for populations of 1 and 3"),
+        ([0, 0], [1, 1], {"multapses": False}, r"repeated pairs"),
+        ([0.5], [1], {}, r"must be 1-d integer arrays"),
+        ([-1], [1], {}, r"negative neuron index"),
+    ],
+)
+def test_bad_connection_files_are_one_line(tmp_path, i, j, flags, message):
+    with pytest.raises(NeurosimError, match=message) as err:
+        load_protocol(_with_file(tmp_path, i, j, **flags))
+    assert "\n" not in str(err.value)
+
+
+def test_connection_file_missing_garbled_or_changed(tmp_path):
+    path = _with_file(tmp_path, [0], [1])
+    protocol = load_protocol(path)
+    (tmp_path / "pairs.npz").write_bytes(b"not a zip")
+    with pytest.raises(NeurosimError, match=r"is not an \.npz file"):
+        load_protocol(path)
+    with pytest.raises(NeurosimError, match=r"changed or vanished since the protocol loaded"):
+        run_protocol(protocol, tmp_path / "out", progress=False)
+    (tmp_path / "pairs.npz").unlink()
+    with pytest.raises(NeurosimError, match=r"connector\.file: no file"):
+        load_protocol(path)

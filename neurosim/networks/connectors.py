@@ -17,6 +17,11 @@ A connector is data (:class:`Connector`, read from a protocol's
     partners drawn uniformly, with repeats unless ``multapses: false``.
 ``fixed_total_number``
     ``n`` synapses, each pair drawn uniformly.
+``from_file`` (NEST: array connections)
+    the pairs of a ``.npz`` file with integer arrays ``i`` and ``j`` (``file``,
+    relative to the protocol's folder); checked when the protocol loads
+    (indices in range, no self-pairs without ``autapses``, no repeated pairs
+    without ``multapses``) and again, by its SHA-256, when it is built.
 
 ``autapses`` (a neuron onto itself; only when source and target are the
 same population) and ``multapses`` (more than one synapse per pair) are
@@ -33,12 +38,21 @@ random keys in blocks of rows.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from neurosim.errors import NeurosimError
-from neurosim.schema import check_bool, check_choice, check_int, check_keys, check_number
+from neurosim.errors import NeurosimError, excerpt
+from neurosim.schema import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_keys,
+    check_number,
+    check_str,
+)
 
 __all__ = [
     "CONNECTORS",
@@ -57,6 +71,7 @@ CONNECTORS: dict[str, tuple[str, ...]] = {
     "fixed_indegree": ("indegree",),
     "fixed_outdegree": ("outdegree",),
     "fixed_total_number": ("n",),
+    "from_file": ("file",),
 }
 
 #: Most synapses one projection may have (about 0.3 billion is the full-scale
@@ -90,9 +105,15 @@ class Connector:
     n: int | None = None
     autapses: bool = True
     multapses: bool = True
+    file: str | None = None
+    """``from_file``: the resolved path of the ``.npz`` file."""
+    sha256: str | None = None
+    """``from_file``: the file's SHA-256 when the protocol loaded."""
+    extent: tuple[int, int, int, int] | None = None
+    """``from_file``: (synapses, largest i + 1, largest j + 1, self-pairs)."""
 
 
-def connector_from_spec(spec: object, where: str) -> Connector:
+def connector_from_spec(spec: object, where: str, folder: Path | None = None) -> Connector:
     """Read a ``connector:`` entry: a rule name, or a mapping with ``rule`` and its keys.
 
     Only the types and ranges that need no population sizes are checked here;
@@ -100,7 +121,7 @@ def connector_from_spec(spec: object, where: str) -> Connector:
     """
     if isinstance(spec, str):
         spec = {"rule": spec}
-    optional = ("p", "indegree", "outdegree", "n", "autapses", "multapses")
+    optional = ("p", "indegree", "outdegree", "n", "autapses", "multapses", "file")
     spec = check_keys(spec, where, ("rule",), optional)
     rule, _ = check_choice(spec, "rule", CONNECTORS, "connector", where)
     values: dict[str, object] = {"rule": rule}
@@ -115,7 +136,49 @@ def connector_from_spec(spec: object, where: str) -> Connector:
     for key in ("autapses", "multapses"):
         if key in spec:
             values[key] = check_bool(spec[key], f"{where}.{key}")
+    if rule == "from_file":
+        values.update(_read_pairs(spec["file"], folder, values.get("multapses", True), where))
     return Connector(**values)  # type: ignore[arg-type]
+
+
+def _load_pairs(path: Path, where: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            i, j = data["i"], data["j"]
+    except (OSError, ValueError, KeyError, EOFError) as err:
+        raise NeurosimError(
+            f"{where}: {path} is not an .npz file with integer arrays 'i' and 'j' "
+            f"({type(err).__name__})"
+        ) from None
+    if i.ndim != 1 or i.shape != j.shape or i.dtype.kind not in "iu" or j.dtype.kind not in "iu":
+        raise NeurosimError(
+            f"{where}: 'i' and 'j' in {path} must be 1-d integer arrays of one length"
+        )
+    if len(i) > MAX_SYNAPSES:
+        raise NeurosimError(f"{where}: {len(i)} synapses, more than {MAX_SYNAPSES:.0e}")
+    if len(i) and min(int(i.min()), int(j.min())) < 0:
+        raise NeurosimError(f"{where}: negative neuron index in {path}")
+    return i.astype(np.int64), j.astype(np.int64)
+
+
+def _read_pairs(file: object, folder: Path | None, multapses: bool, where: str) -> dict:
+    name = check_str(file, f"{where}.file", "a path to an .npz file", 4096)
+    path = Path(name) if Path(name).is_absolute() or folder is None else Path(folder) / name
+    if not path.is_file():
+        raise NeurosimError(f"{where}.file: no file {excerpt(str(path))}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    i, j = _load_pairs(path, f"{where}.file")
+    if not multapses and len(i):
+        order = np.lexsort((j, i))
+        if np.any((np.diff(i[order]) == 0) & (np.diff(j[order]) == 0)):
+            raise NeurosimError(f"{where}.file: repeated pairs in {path} (set multapses: true)")
+    extent = (
+        len(i),
+        int(i.max()) + 1 if len(i) else 0,
+        int(j.max()) + 1 if len(j) else 0,
+        int(np.count_nonzero(i == j)),
+    )
+    return {"file": str(path.resolve()), "sha256": digest, "extent": extent}
 
 
 def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where: str) -> None:
@@ -130,6 +193,17 @@ def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where:
         raise NeurosimError(
             f"{where}: one_to_one needs populations of the same size, got {n_pre} and {n_post}"
         )
+    if conn.rule == "from_file":
+        count, top_i, top_j, self_pairs = conn.extent
+        if top_i > n_pre or top_j > n_post:
+            raise NeurosimError(
+                f"{where}.file: indices up to {top_i - 1} (i) and {top_j - 1} (j) for "
+                f"populations of {n_pre} and {n_post}"
+            )
+        if no_self and self_pairs:
+            raise NeurosimError(
+                f"{where}.file: {self_pairs} pairs of a neuron onto itself (set autapses: true)"
+            )
     if conn.rule == "one_to_one" and no_self:
         raise NeurosimError(f"{where}: one_to_one within a population without autapses is empty")
     for key, pool in (("indegree", n_pre), ("outdegree", n_post)):
@@ -172,6 +246,8 @@ def expected_synapses(conn: Connector, n_pre: int, n_post: int, same: bool) -> f
         return float(conn.indegree) * n_post
     if conn.rule == "fixed_outdegree":
         return float(conn.outdegree) * n_pre
+    if conn.rule == "from_file":
+        return float(conn.extent[0])
     return float(conn.n)
 
 
@@ -212,6 +288,11 @@ def connect(
         return i, j
     if conn.rule == "fixed_outdegree":
         return _fixed_degree(n_pre, n_post, conn.outdegree, conn.multapses, no_self, rng)
+    if conn.rule == "from_file":
+        path = Path(conn.file)
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != conn.sha256:
+            raise NeurosimError(f"connector: {path} changed or vanished since the protocol loaded")
+        return _load_pairs(path, "connector")
     return _fixed_total(n_pre, n_post, conn.n, conn.multapses, no_self, rng)
 
 

@@ -103,7 +103,7 @@ class Projection:
 
 
 def check_projections(
-    spec: Any, populations: dict[str, dict], models: dict, dt, where: str
+    spec: Any, populations: dict[str, dict], models: dict, dt, where: str, folder=None
 ) -> list[Projection]:
     """Validate a ``projections:`` section; every error is one line naming the key.
 
@@ -118,6 +118,8 @@ def check_projections(
         The protocol's time step: the shortest possible delay.
     where : str
         Location prefix (the protocol file).
+    folder : pathlib.Path, optional
+        The protocol's folder: relative paths (``from_file`` connectors) start there.
     """
     check_mapping(spec, f"{where}: projections", "a mapping of projection name to settings")
     out = []
@@ -155,7 +157,7 @@ def check_projections(
                 )
             input_potential(model, variable)  # flows into exactly one compartment
             weight_dim = synapse.weight.dim
-        connector = connector_from_spec(proj["connector"], f"{key}.connector")
+        connector = connector_from_spec(proj["connector"], f"{key}.connector", folder)
         check_connector(
             connector,
             populations[source]["n"],
