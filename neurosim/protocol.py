@@ -23,6 +23,7 @@ from brian2 import Quantity
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.memory import require_memory
 from neurosim.model import NeuronModel, check_method_name, find_model, load_model
+from neurosim.networks.positions import check_positions
 from neurosim.networks.projections import check_projections, synapse_count
 from neurosim.schema import (
     check_bool,
@@ -318,7 +319,7 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     if kind == "simulation" and not populations:
         raise NeurosimError(f"{where}: populations: a simulation needs at least one population")
     projections = check_projections(
-        _get(data, "projections", {}), populations, models, dt, where, path.parent
+        _get(data, "projections", {}), populations, models, dt, where, path.parent, seed
     )
     stimuli = [
         _check_stimulus(spec, k, populations, models, duration, where)
@@ -417,7 +418,7 @@ def _check_populations(spec: Any, duration, folder: Path, where: str):
     for name, pop in spec.items():
         key = f"{where}: populations.{key_text(name)}"
         check_identifier(name, key, "population name")
-        check_keys(pop, key, ("model", "n"), ("params", "initial", "method", "dt"))
+        check_keys(pop, key, ("model", "n"), ("params", "initial", "method", "dt", "positions"))
         model_name = check_str(pop["model"], f"{key}.model", "a model name or file", 1000)
         model_path = find_model(model_name)
         beside = folder / model_name
@@ -442,6 +443,10 @@ def _check_populations(spec: Any, duration, folder: Path, where: str):
         if method is not None and method != model.method:
             model.check_method(method, f"{key}.method")
         populations[name] = dict(pop)
+        if "positions" in pop:
+            populations[name]["positions"] = check_positions(
+                pop["positions"], n, f"{key}.positions"
+            )
         if "dt" in pop:
             # a population may need a finer step than the protocol (fast channels)
             populations[name]["dt"] = _time(pop["dt"], f"{key}.dt", positive=True)

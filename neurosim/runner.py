@@ -28,7 +28,12 @@ from neurosim.analysis import run_measurements
 from neurosim.errors import NeurosimError
 from neurosim.kinds import PROTOCOL_KINDS, protocol_kind
 from neurosim.memory import max_workers
-from neurosim.networks.projections import build_projection, target_inputs
+from neurosim.networks.projections import (
+    build_projection,
+    pair_positions,
+    population_positions,
+    target_inputs,
+)
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import (
     now,
@@ -404,7 +409,16 @@ def simulate(
         inputs, presented = _attach_stimuli(protocol, groups)
         # one generator per projection: adding one leaves the others' synapses as they were
         synapses = [
-            build_projection(proj, groups, np.random.default_rng([protocol.seed, 1, k]))
+            build_projection(
+                proj,
+                groups,
+                np.random.default_rng([protocol.seed, 1, k]),
+                pair_positions(
+                    protocol.populations, proj.source, proj.target, protocol.seed, proj.name
+                )
+                if proj.connector.rule == "distance"
+                else None,
+            )
             for k, proj in enumerate(protocol.projections)
         ]
         net = Network(*groups.values(), *inputs, *synapses)
@@ -457,6 +471,12 @@ def simulate(
                 arrays.update(spike_table(rec.name, spikes))
         for proj, mon, pre, post in synapse_monitors:
             arrays.update(synapse_arrays(proj.name, mon, list(proj.record.variables), pre, post))
+    for name, pop in protocol.populations.items():
+        if "positions" in pop:  # where each neuron is (m), for spatial analysis
+            where = population_positions(protocol.populations, name, protocol.seed)
+            arrays[f"{name}_position"] = xr.DataArray(
+                where, dims=(f"{name}_cell", f"{name}_axis"), attrs={"units": "metre"}
+            )
     for name, labels in presented.items():
         arrays[f"{name}_label"] = xr.DataArray(
             labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}

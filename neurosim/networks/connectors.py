@@ -17,6 +17,12 @@ A connector is data (:class:`Connector`, read from a protocol's
     partners drawn uniformly, with repeats unless ``multapses: false``.
 ``fixed_total_number``
     ``n`` synapses, each pair drawn uniformly.
+``distance`` (NEST: ``pairwise_bernoulli`` with a spatial ``p``)
+    each pair independently with probability ``p0 exp(-d^2 / (2 scale^2))``
+    (``profile: gaussian``) or ``p0 exp(-d / scale)`` (``exponential``), ``d``
+    the distance between the neurons' positions (both populations need
+    ``positions:``, see :mod:`neurosim.networks.positions`), none beyond
+    ``cutoff`` if given; the expected count is the sum of the probabilities.
 ``from_file`` (NEST: array connections)
     the pairs of a ``.npz`` file with integer arrays ``i`` and ``j`` (``file``,
     relative to the protocol's folder); checked when the protocol loads
@@ -43,8 +49,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from brian2 import metre
 
 from neurosim.errors import NeurosimError, excerpt
+from neurosim.networks.positions import distances
 from neurosim.schema import (
     check_bool,
     check_choice,
@@ -53,6 +61,7 @@ from neurosim.schema import (
     check_number,
     check_str,
 )
+from neurosim.units import parse_quantity
 
 __all__ = [
     "CONNECTORS",
@@ -72,7 +81,11 @@ CONNECTORS: dict[str, tuple[str, ...]] = {
     "fixed_outdegree": ("outdegree",),
     "fixed_total_number": ("n",),
     "from_file": ("file",),
+    "distance": ("p0", "profile", "scale"),
 }
+
+#: Distance profiles of the ``distance`` rule.
+PROFILES = ("gaussian", "exponential")
 
 #: Most synapses one projection may have (about 0.3 billion is the full-scale
 #: cortical microcircuit; memory is checked separately, before building).
@@ -111,6 +124,14 @@ class Connector:
     """``from_file``: the file's SHA-256 when the protocol loaded."""
     extent: tuple[int, int, int, int] | None = None
     """``from_file``: (synapses, largest i + 1, largest j + 1, self-pairs)."""
+    p0: float | None = None
+    """``distance``: the probability at distance 0."""
+    profile: str | None = None
+    """``distance``: ``gaussian`` or ``exponential``."""
+    scale: float | None = None
+    """``distance``: the profile's width (m)."""
+    cutoff: float | None = None
+    """``distance``: no synapse beyond this distance (m)."""
 
 
 def connector_from_spec(spec: object, where: str, folder: Path | None = None) -> Connector:
@@ -121,7 +142,19 @@ def connector_from_spec(spec: object, where: str, folder: Path | None = None) ->
     """
     if isinstance(spec, str):
         spec = {"rule": spec}
-    optional = ("p", "indegree", "outdegree", "n", "autapses", "multapses", "file")
+    optional = (
+        "p",
+        "indegree",
+        "outdegree",
+        "n",
+        "autapses",
+        "multapses",
+        "file",
+        "p0",
+        "profile",
+        "scale",
+        "cutoff",
+    )
     spec = check_keys(spec, where, ("rule",), optional)
     rule, _ = check_choice(spec, "rule", CONNECTORS, "connector", where)
     values: dict[str, object] = {"rule": rule}
@@ -138,7 +171,53 @@ def connector_from_spec(spec: object, where: str, folder: Path | None = None) ->
             values[key] = check_bool(spec[key], f"{where}.{key}")
     if rule == "from_file":
         values.update(_read_pairs(spec["file"], folder, values.get("multapses", True), where))
+    if rule == "distance":
+        values.update(_distance_spec(spec, where))
+    elif "cutoff" in spec:
+        raise NeurosimError(f"{where}.cutoff: not a parameter of connector {rule!r}")
     return Connector(**values)  # type: ignore[arg-type]
+
+
+def _distance_spec(spec: dict, where: str) -> dict:
+    p0 = check_number(spec["p0"], f"{where}.p0", "a probability in [0, 1]")
+    if not 0 <= p0 <= 1:
+        raise NeurosimError(f"{where}.p0: expected a probability in [0, 1], got {p0!r}")
+    if spec["profile"] not in PROFILES:
+        raise NeurosimError(
+            f"{where}.profile: expected one of {', '.join(PROFILES)}, "
+            f"got {excerpt(spec['profile'])}"
+        )
+    out = {"p0": p0, "profile": spec["profile"]}
+    for key in ("scale", "cutoff"):
+        if key in spec:
+            length = float(parse_quantity(spec[key], f"{where}.{key}", metre))
+            if not (np.isfinite(length) and length > 0):
+                raise NeurosimError(f"{where}.{key}: has to be > 0, got {excerpt(spec[key])}")
+            out[key] = length
+    return out
+
+
+def distance_probability(conn: Connector, d: np.ndarray) -> np.ndarray:
+    """Connection probability of the ``distance`` rule at distances ``d`` (m)."""
+    if conn.profile == "gaussian":
+        p = conn.p0 * np.exp(-0.5 * (d / conn.scale) ** 2)
+    else:
+        p = conn.p0 * np.exp(-d / conn.scale)
+    if conn.cutoff is not None:
+        p = np.where(d > conn.cutoff, 0.0, p)
+    return p
+
+
+def _distance_blocks(conn: Connector, positions, same: bool):
+    """Per block of presynaptic rows: (first row, probabilities (rows, n_post))."""
+    pre, post, period = positions
+    rows = max(1, _BLOCK // max(1, len(post)))
+    for first in range(0, len(pre), rows):
+        p = distance_probability(conn, distances(pre[first : first + rows], post, period))
+        if same and not conn.autapses:
+            k = np.arange(p.shape[0])
+            p[k, first + k] = 0.0
+        yield first, p
 
 
 def _load_pairs(path: Path, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -232,8 +311,13 @@ def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where:
         )
 
 
-def expected_synapses(conn: Connector, n_pre: int, n_post: int, same: bool) -> float:
-    """Number of synapses ``conn`` makes (the mean for ``fixed_probability``)."""
+def expected_synapses(
+    conn: Connector, n_pre: int, n_post: int, same: bool, positions=None
+) -> float:
+    """Number of synapses ``conn`` makes (the mean for the random-count rules).
+
+    ``positions``: ``(pre, post, period)`` for the ``distance`` rule (see :func:`connect`).
+    """
     no_self = same and not conn.autapses
     if conn.rule == "all_to_all":
         return float(n_pre * n_post - (min(n_pre, n_post) if no_self else 0))
@@ -248,11 +332,20 @@ def expected_synapses(conn: Connector, n_pre: int, n_post: int, same: bool) -> f
         return float(conn.outdegree) * n_pre
     if conn.rule == "from_file":
         return float(conn.extent[0])
+    if conn.rule == "distance":
+        if positions is None:  # an upper bound until the positions are known
+            return float(conn.p0) * (n_pre * n_post - (min(n_pre, n_post) if no_self else 0))
+        return float(sum(p.sum() for _, p in _distance_blocks(conn, positions, same)))
     return float(conn.n)
 
 
 def connect(
-    conn: Connector, n_pre: int, n_post: int, rng: np.random.Generator, same: bool = False
+    conn: Connector,
+    n_pre: int,
+    n_post: int,
+    rng: np.random.Generator,
+    same: bool = False,
+    positions=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw the synapses of ``conn`` between ``n_pre`` and ``n_post`` neurons.
 
@@ -266,6 +359,9 @@ def connect(
         same synapses.
     same : bool
         Source and target are the same population (``autapses`` applies).
+    positions : tuple, optional
+        ``(pre, post, period)`` for the ``distance`` rule: positions (n, dims)
+        in metres and the periodic box size (None: no wrapping).
 
     Returns
     -------
@@ -288,6 +384,17 @@ def connect(
         return i, j
     if conn.rule == "fixed_outdegree":
         return _fixed_degree(n_pre, n_post, conn.outdegree, conn.multapses, no_self, rng)
+    if conn.rule == "distance":
+        if positions is None:
+            raise NeurosimError("connector: the distance rule needs the populations' positions")
+        parts = [
+            (first + r, c)
+            for first, p in _distance_blocks(conn, positions, same)
+            for r, c in [np.nonzero(rng.random(p.shape) < p)]
+        ]
+        i = np.concatenate([r for r, _ in parts] or [np.zeros(0, np.int64)]).astype(np.int64)
+        j = np.concatenate([c for _, c in parts] or [np.zeros(0, np.int64)]).astype(np.int64)
+        return i, j
     if conn.rule == "from_file":
         path = Path(conn.file)
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != conn.sha256:

@@ -40,12 +40,14 @@ from brian2 import amp
 
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.networks.connectors import (
+    MAX_SYNAPSES,
     Connector,
     check_connector,
     connect,
     connector_from_spec,
     expected_synapses,
 )
+from neurosim.networks.positions import make_positions
 from neurosim.networks.projection_plasticity import (
     PlasticitySpec,
     RecordSpec,
@@ -103,7 +105,13 @@ class Projection:
 
 
 def check_projections(
-    spec: Any, populations: dict[str, dict], models: dict, dt, where: str, folder=None
+    spec: Any,
+    populations: dict[str, dict],
+    models: dict,
+    dt,
+    where: str,
+    folder=None,
+    seed: int = 0,
 ) -> list[Projection]:
     """Validate a ``projections:`` section; every error is one line naming the key.
 
@@ -120,6 +128,8 @@ def check_projections(
         Location prefix (the protocol file).
     folder : pathlib.Path, optional
         The protocol's folder: relative paths (``from_file`` connectors) start there.
+    seed : int
+        The protocol's seed (positions, for the expected count of ``distance``).
     """
     check_mapping(spec, f"{where}: projections", "a mapping of projection name to settings")
     out = []
@@ -165,6 +175,17 @@ def check_projections(
             source == target,
             f"{key}.connector",
         )
+        if connector.rule == "distance":
+            spatial = pair_positions(populations, source, target, seed, f"{key}.connector")
+            count = expected_synapses(
+                connector,
+                populations[source]["n"],
+                populations[target]["n"],
+                source == target,
+                spatial,
+            )
+            if count > MAX_SYNAPSES:
+                raise NeurosimError(f"{key}.connector: about {count:.3g} synapses, too many")
         weight = value_from_spec(proj["weight"], f"{key}.weight", weight_dim)
         delay = value_from_spec(proj.get("delay", dt), f"{key}.delay", brian2.second)
         if max(delay.mean(), delay.high if delay.high < float("inf") else 0) > MAX_DELAY:
@@ -208,6 +229,35 @@ def check_projections(
             )
         )
     return out
+
+
+def population_positions(populations: dict[str, dict], name: str, seed: int) -> np.ndarray:
+    """The positions (n, dims) in metres of a population with ``positions:``."""
+    index = list(populations).index(name)
+    spec = populations[name]["positions"]
+    return make_positions(spec, populations[name]["n"], np.random.default_rng([seed, 3, index]))
+
+
+def pair_positions(populations: dict[str, dict], source: str, target: str, seed: int, where: str):
+    """``(pre, post, period)`` for a distance connector; one line if they do not fit."""
+    specs = [populations[p].get("positions") for p in (source, target)]
+    if None in specs:
+        missing = (source, target)[specs.index(None)]
+        raise NeurosimError(
+            f"{where}: the distance rule needs positions: on population {missing!r}"
+        )
+    if len(specs[0]["extent"]) != len(specs[1]["extent"]):
+        raise NeurosimError(f"{where}: positions of {source!r} and {target!r} differ in dimensions")
+    if specs[0]["periodic"] != specs[1]["periodic"] or (
+        specs[0]["periodic"] and specs[0]["extent"] != specs[1]["extent"]
+    ):
+        raise NeurosimError(
+            f"{where}: periodic distances need both populations periodic in the same box"
+        )
+    period = np.asarray(specs[1]["extent"]) if specs[1]["periodic"] else None
+    pre = population_positions(populations, source, seed)
+    post = population_positions(populations, target, seed)
+    return pre, post, period
 
 
 def _traces(model: str) -> list[str]:
@@ -269,7 +319,10 @@ def synapse_count(proj: Projection, populations: dict[str, dict]) -> float:
 
 
 def build_projection(
-    proj: Projection, groups: dict[str, brian2.NeuronGroup], rng: np.random.Generator
+    proj: Projection,
+    groups: dict[str, brian2.NeuronGroup],
+    rng: np.random.Generator,
+    positions=None,
 ) -> brian2.Synapses:
     """The Brian2 ``Synapses`` of ``proj``, connected, with weights and delays drawn.
 
@@ -305,7 +358,7 @@ def build_projection(
         namespace=namespace,
         name=proj.name,
     )
-    i, j = connect(proj.connector, len(source), len(target), rng, proj.same_population)
+    i, j = connect(proj.connector, len(source), len(target), rng, proj.same_population, positions)
     # Brian2 cannot tell a standalone Synapses' size before the run; keep the pairs
     syn.add_attribute("neurosim_pairs")
     syn.neurosim_pairs = (i, j)

@@ -124,7 +124,9 @@ def _constant(spec, where: str) -> float:
 def _conn_spec(proj, where: str) -> dict[str, Any]:
     conn = proj.connector
     if conn.rule not in RULES:
-        raise NeurosimError(f"{where}.connector: rule {conn.rule!r} does not translate to NEST here")
+        raise NeurosimError(
+            f"{where}.connector: rule {conn.rule!r} does not translate to NEST here"
+        )
     rule, params = RULES[conn.rule]
     spec: dict[str, Any] = {"rule": rule}
     spec.update({nest_key: getattr(conn, key) for key, nest_key in params})
