@@ -6,7 +6,7 @@ import yaml
 from brian2 import ms
 
 from neurosim.errors import NeurosimError
-from neurosim.plasticity.stdp import DEFAULTS, reference_weight_change
+from neurosim.plasticity.stdp import DEFAULTS, RULES, reference_weight_change
 from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
 
@@ -62,9 +62,10 @@ def _run(tmp_path, data):
     return run_protocol(load_protocol(path), tmp_path / "out", progress=False).dataset
 
 
-@pytest.mark.parametrize("rule", ["pair", "triplet"])
-def test_stdp_on_a_projection_matches_the_reference(tmp_path, rule):
-    # Post 10 ms after pre, then 5 ms before the next pre: the weight changes
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_every_rule_on_a_projection_matches_its_reference(tmp_path, rule):
+    # Every registered rule (a new one needs its numpy reference). Post 10 ms
+    # after pre, then 5 ms before the next pre: the weight changes
     # by the numpy reference's sum over all pairs (the pre side acting when
     # the spike arrives: with the shortest delay, dt, in the step the spike
     # is stamped, see projections.py), in units of w_max.

@@ -229,11 +229,13 @@ def reference_weight_change(
     ----------
     pre, post : Quantity
         Spike times.
-    rule : {"pair", "triplet"}
+    rule : {"pair", "triplet", "vogels"}
         The pair rule ignores ``tau_x``, ``tau_y``, ``A3_plus``, ``A3_minus``.
     params : dict
         A parameter set (see :data:`PARAMETER_SETS`).
     """
+    if rule == "vogels":
+        return _vogels_reference(pre, post, params)
     triplet = rule == "triplet"
     tau = {
         name: float(params[name] / ms) if name in params else np.inf
@@ -262,4 +264,26 @@ def reference_weight_change(
             w -= o1 * (params["A2_minus"] + a3_minus * r2)
             r1 += 1.0
             r2 += 1.0
+    return w
+
+
+def _vogels_reference(pre: Quantity, post: Quantity, params: dict[str, Quantity | float]) -> float:
+    """Vogels et al. (2011): ``w += eta (o1 - 2 rho0 tau)`` at pre, ``w += eta r1`` at post."""
+    tau = float(params["tau_stdp"] / ms)
+    eta, alpha = float(params["eta"]), float(2 * params["rho0"] * params["tau_stdp"])
+    events = sorted(
+        [(float(t / ms), 0) for t in np.atleast_1d(pre)]
+        + [(float(t / ms), 1) for t in np.atleast_1d(post)]
+    )
+    r1 = o1 = w = last = 0.0
+    for t, is_post in events:
+        r1 *= np.exp(-(t - last) / tau)
+        o1 *= np.exp(-(t - last) / tau)
+        last = t
+        if is_post:
+            o1 += 1.0
+            w += eta * r1
+        else:
+            r1 += 1.0
+            w += eta * (o1 - alpha)
     return w
