@@ -87,6 +87,40 @@ def provenance(**fields) -> dict[str, str | int | float]:
     return attrs
 
 
+def _monitor_arrays(
+    name: str,
+    monitor: StateMonitor,
+    variables: list[str],
+    unit_dim: str,
+    coords: dict,
+    attrs: dict[str, dict],
+) -> dict[str, xr.DataArray]:
+    """DataArrays ``{name}_{var}`` (time x ``unit_dim``, SI values) of a StateMonitor."""
+    from neurosim.units import unit_name
+
+    time_dim = f"{name}_time"
+    coords = {
+        time_dim: (time_dim, np.asarray(monitor.t[:] / 1.0, float).copy(), {"units": "second"}),
+        unit_dim: (unit_dim, np.asarray(monitor.record, np.int64).copy()),
+        **coords,
+    }
+    arrays = {}
+    for var in variables:
+        values = getattr(monitor, var)
+        dim = getattr(values, "dim", None)
+        arrays[f"{name}_{var}"] = xr.DataArray(
+            np.asarray(values, dtype=float).T.copy(),
+            dims=(time_dim, unit_dim),
+            coords=coords,
+            attrs={
+                "units": unit_name(dim) if dim is not None else "1",
+                "variable": var,
+                **attrs.get(var, {}),
+            },
+        )
+    return arrays
+
+
 def state_arrays(
     name: str,
     monitor: StateMonitor,
@@ -94,30 +128,15 @@ def state_arrays(
     compartments: dict[str, str] | None = None,
 ) -> dict[str, xr.DataArray]:
     """DataArrays ``{name}_{var}`` (time x neuron, SI units) from a StateMonitor."""
-    from neurosim.units import unit_name
-
     compartments = compartments or {}
-    time_dim, neuron_dim = f"{name}_time", f"{name}_neuron"
-    coords = {
-        time_dim: (time_dim, np.asarray(monitor.t[:] / 1.0, float).copy(), {"units": "second"}),
-        neuron_dim: (neuron_dim, np.asarray(monitor.record, np.int64).copy()),
-    }
-    arrays = {}
-    for var in variables:
-        values = getattr(monitor, var)
-        dim = getattr(values, "dim", None)
-        attrs = {
-            "units": unit_name(dim) if dim is not None else "1",
+    attrs = {
+        var: {
             "population": monitor.source.name,
-            "variable": var,
+            **({"compartment": compartments[var]} if var in compartments else {}),
         }
-        if var in compartments:
-            attrs["compartment"] = compartments[var]
-        data = np.asarray(values, dtype=float).T.copy()
-        arrays[f"{name}_{var}"] = xr.DataArray(
-            data, dims=(time_dim, neuron_dim), coords=coords, attrs=attrs
-        )
-    return arrays
+        for var in variables
+    }
+    return _monitor_arrays(name, monitor, variables, f"{name}_neuron", {}, attrs)
 
 
 def synapse_arrays(
@@ -128,31 +147,13 @@ def synapse_arrays(
     ``pre`` and ``post`` are the presynaptic and postsynaptic neuron of each
     recorded synapse (coordinates ``{name}_pre`` / ``{name}_post``).
     """
-    from neurosim.units import unit_name
-
-    time_dim, syn_dim = f"{name}_time", f"{name}_synapse"
+    dim = f"{name}_synapse"
     coords = {
-        time_dim: (time_dim, np.asarray(monitor.t[:] / 1.0, float).copy(), {"units": "second"}),
-        syn_dim: (syn_dim, np.asarray(monitor.record, np.int64).copy()),
-        f"{name}_pre": (syn_dim, np.asarray(pre, np.int64)),
-        f"{name}_post": (syn_dim, np.asarray(post, np.int64)),
+        f"{name}_pre": (dim, np.asarray(pre, np.int64)),
+        f"{name}_post": (dim, np.asarray(post, np.int64)),
     }
-    arrays = {}
-    for var in variables:
-        values = getattr(monitor, var)
-        dim = getattr(values, "dim", None)
-        attrs = {
-            "units": unit_name(dim) if dim is not None else "1",
-            "projection": monitor.source.name,
-            "variable": var,
-        }
-        arrays[f"{name}_{var}"] = xr.DataArray(
-            np.asarray(values, dtype=float).T.copy(),
-            dims=(time_dim, syn_dim),
-            coords=coords,
-            attrs=attrs,
-        )
-    return arrays
+    attrs = {var: {"projection": monitor.source.name} for var in variables}
+    return _monitor_arrays(name, monitor, variables, dim, coords, attrs)
 
 
 def spike_table(name: str, monitor: SpikeMonitor) -> dict[str, xr.DataArray]:

@@ -1,4 +1,4 @@
-"""The one numeric-comparison helper used by neurosim's tests and benchmarks."""
+"""Helpers shared by neurosim's tests and benchmarks: numeric comparison, one-line refusals."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from brian2 import Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS, have_same_dimensions
 
-__all__ = ["assert_close"]
+__all__ = ["assert_close", "refuses_in_one_line"]
 
 
 def assert_close(actual, expected, *, rtol: float = 0.0, atol=0.0, what: str = "value") -> None:
@@ -37,3 +37,23 @@ def assert_close(actual, expected, *, rtol: float = 0.0, atol=0.0, what: str = "
             f"{what}: {a.flat[worst]!r} differs from {e.flat[worst]!r} by {err.flat[worst]:.3g} "
             f"(allowed {np.broadcast_to(tol, err.shape).flat[worst]:.3g}, rtol={rtol}, atol={atol})"
         )
+
+
+def refuses_in_one_line(tmp_path, data: dict, message: str) -> str:
+    """Write protocol ``data`` to ``tmp_path``; assert loading it fails with one line.
+
+    The error has to match the regular expression ``message``; returns the line.
+    """
+    import pytest
+    import yaml
+
+    from neurosim.errors import NeurosimError
+    from neurosim.protocol import load_protocol
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(NeurosimError, match=message) as err:
+        load_protocol(path)
+    line = str(err.value)
+    assert "\n" not in line, line
+    return line

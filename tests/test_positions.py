@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import yaml
 
-from neurosim.errors import NeurosimError
 from neurosim.networks.connectors import (
     connect,
     connector_from_spec,
@@ -14,6 +13,7 @@ from neurosim.networks.connectors import (
 from neurosim.networks.positions import check_positions, distances, make_positions
 from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
+from neurosim.testing import refuses_in_one_line
 
 
 def test_grid_and_random_layouts():
@@ -175,6 +175,4 @@ def test_bad_positions_and_distance_rules_are_one_line(tmp_path, change, message
     data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
     for section, value in change.items():
         data[section].update(value)
-    with pytest.raises(NeurosimError, match=message) as err:
-        load_protocol(_write(tmp_path, data))
-    assert "\n" not in str(err.value)
+    refuses_in_one_line(tmp_path, data, message)

@@ -5,10 +5,10 @@ import pytest
 import yaml
 from brian2 import ms
 
-from neurosim.errors import NeurosimError
 from neurosim.plasticity.stdp import DEFAULTS, RULES, reference_weight_change
 from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
+from neurosim.testing import refuses_in_one_line
 
 DT = 0.1e-3
 
@@ -110,8 +110,4 @@ BAD = [
 def test_bad_plasticity_and_records_are_one_line(tmp_path, change, message):
     data = _protocol({"rule": "pair", "w_max": "1 mV"})
     data["projections"]["syn"].update(change)
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(NeurosimError, match=message) as err:
-        load_protocol(path)
-    assert "\n" not in str(err.value)
+    refuses_in_one_line(tmp_path, data, message)

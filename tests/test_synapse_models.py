@@ -8,6 +8,7 @@ from neurosim.errors import NeurosimError
 from neurosim.networks.synapses import list_synapse_models, load_synapse_model
 from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
+from neurosim.testing import refuses_in_one_line
 
 DELAY = 1e-3
 
@@ -156,11 +157,7 @@ BAD = [
 def test_bad_synapse_settings_are_one_line(tmp_path, change, message):
     data = _protocol("exp_current", "30 pA")
     data["projections"]["syn"].update(change)
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(NeurosimError, match=message) as err:
-        load_protocol(path)
-    assert "\n" not in str(err.value)
+    refuses_in_one_line(tmp_path, data, message)
 
 
 def test_bad_synapse_files_are_one_line(tmp_path):
