@@ -99,6 +99,10 @@ BAD = [
     ({"plasticity": {"rule": "pair", "w_max": "1 nS"}}, r"plasticity\.w_max"),
     ({"plasticity": {"rule": "pair", "w_max": "1 mV", "tau_plus": "3"}}, r"tau_plus"),
     ({"plasticity": {"rule": "pair", "w_max": "1 mV", "eta": 1}}, r"eta"),
+    (
+        {"plasticity": {"rule": "pair", "w_max": "1 mV", "tau_plus": "-5 ms"}},
+        r"plasticity\.tau_plus: the time 'tau_plus' has to be > 0",
+    ),
     ({"plasticity": {"rule": "pair", "w_max": "1 mV", "w_min": "2 mV"}}, r"w_min: has to be below"),
     ({"record": {"variables": ["x"]}}, r"record\.variables: 'x' is not a variable"),
     ({"record": {"synapses": 0}}, r"record\.synapses: expected 'all' or a sample size"),

@@ -148,6 +148,7 @@ BAD = [
     ({"weight": "2 mV"}, r"syn\.weight"),
     ({"synapse": {"model": "exp_current", "tau_x": "1 ms"}}, r"tau_x: not a parameter"),
     ({"synapse": {"model": "exp_current", "tau": "1 mV"}}, r"synapse\.tau"),
+    ({"synapse": {"model": "exp_current", "tau": "0 ms"}}, r"synapse\.tau: the time 'tau' has"),
     ({"synapse": "nope"}, r"synapse\.model: no synapse model 'nope'"),
     ({"synapse": {"model": "../lif"}}, r"synapse\.model: expected a shipped synapse model"),
 ]
@@ -166,6 +167,7 @@ def test_bad_synapse_files_are_one_line(tmp_path):
         ({"current": "I_syn * nope"}, "nope"),
         ({"on_pre": "v_post += w"}, "v_post"),
         ({"weight": "volt"}, "units"),
+        ({"parameters": {"tau": {"value": "-5 ms", "description": "x"}}}, "has to be > 0"),
         ({"post": "dI_syn/dt = -I_syn / tau : volt"}, "units"),
     ]
     for change, message in cases:

@@ -29,6 +29,7 @@ from brian2 import Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError, excerpt
+from neurosim.networks.synapses import check_rate_constant
 from neurosim.plasticity.stdp import DEFAULTS, RULES, STDPRule
 from neurosim.schema import check_keys, check_list, key_text
 from neurosim.units import parse_quantity
@@ -74,7 +75,9 @@ def check_plasticity(spec: Any, weight_dim, where: str) -> PlasticitySpec:
         if key in spec:
             default = params[key]
             dim = default.dim if isinstance(default, Quantity) else DIMENSIONLESS
-            params[key] = parse_quantity(spec[key], f"{where}.{key_text(key)}", dim)
+            params[key] = check_rate_constant(
+                key, parse_quantity(spec[key], f"{where}.{key_text(key)}", dim), f"{where}.{key}"
+            )
     top = parse_quantity(spec["w_max"], f"{where}.w_max", weight_dim)
     w_max = float(top)
     w_min = float(parse_quantity(spec.get("w_min", 0 * top), f"{where}.w_min", weight_dim))

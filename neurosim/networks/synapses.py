@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import brian2
+import numpy as np
 from brian2 import Equations, Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
@@ -58,6 +59,7 @@ from neurosim.units import (
 __all__ = [
     "SYNAPSES_DIR",
     "SynapseModel",
+    "check_rate_constant",
     "input_potential",
     "list_synapse_models",
     "load_synapse_model",
@@ -103,8 +105,20 @@ class SynapseModel:
                 )
             default = values[key]
             dim = default.dim if isinstance(default, Quantity) else DIMENSIONLESS
-            values[key] = parse_quantity(value, f"{where}.{key}", dim)
+            values[key] = check_rate_constant(
+                key, parse_quantity(value, f"{where}.{key}", dim), f"{where}.{key}"
+            )
         return values
+
+
+def check_rate_constant(name: str, value, where: str):
+    """A finite parameter value; a time (a time constant) has to be > 0 as well."""
+    number = float(np.asarray(value, dtype=float))
+    if not np.isfinite(number):
+        raise NeurosimError(f"{where}: has to be finite, got {excerpt(value)}")
+    if getattr(value, "dim", DIMENSIONLESS) is brian2.second.dim and number <= 0:
+        raise NeurosimError(f"{where}: the time {name!r} has to be > 0, got {excerpt(value)}")
+    return value
 
 
 def find_synapse_model(name: str | Path) -> Path:
@@ -154,9 +168,10 @@ def _load(path: Path, data: dict[str, Any]) -> SynapseModel:
         check_keys(spec, where, ("value", "description"))
         if pname in post_vars or pname in syn_vars or pname in _BUILTIN:
             raise NeurosimError(f"{where}: {pname!r} is also a variable")
-        parameters[pname] = Parameter(
-            pname, parse_quantity(spec["value"], f"{where}.value"), str(spec["description"])
+        value = check_rate_constant(
+            pname, parse_quantity(spec["value"], f"{where}.value"), f"{where}.value"
         )
+        parameters[pname] = Parameter(pname, value, str(spec["description"]))
     clash = set(post_vars) & set(syn_vars)
     if clash:
         raise NeurosimError(f"{path}: synapse: {sorted(clash)[0]!r} is also a post variable")
@@ -216,6 +231,9 @@ def _check_units(model: SynapseModel) -> None:
             model=f"w : {unit_name(model.weight)}\n{model.synapse}",
             namespace=namespace,
         )
+        # never run: owned by "a network" so that Brian2 does not warn when they are freed
+        for obj in (target, *target.contained_objects, syn, *syn.contained_objects):
+            obj._network = 0
         ids = brian2.utils.stringtools.get_identifiers(model.on_pre)
         variables = syn.resolve_all(ids, run_namespace=namespace)
         check_units_statements(model.on_pre, variables)
