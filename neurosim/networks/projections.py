@@ -300,7 +300,7 @@ def target_inputs(
             continue
         eqs, summed, namespace = out.get(proj.target, ("", {}, {}))
         potential = input_potential(models[proj.target], proj.variable)
-        more, current, names, _ = post_equations(
+        more, current, names = post_equations(
             proj.synapse, proj.name, proj.synapse_params, potential
         )
         summed.setdefault(proj.variable, []).append(current)
@@ -339,9 +339,8 @@ def build_projection(
         namespace = None
     else:
         # the target's state of this projection carries its name (target_inputs)
-        _, _, _, renames = post_equations(proj.synapse, proj.name, proj.synapse_params, "V")
         model += "\n" + proj.synapse.synapse
-        on_pre = on_pre_code(proj.synapse, renames)
+        on_pre = on_pre_code(proj.synapse, proj.name)
         namespace = dict(proj.synapse_params)
     if proj.plasticity is not None:
         # the spike acts with the weight it finds, then the rule changes it

@@ -274,13 +274,12 @@ def _rename(text: str, names: dict[str, str]) -> str:
 
 def post_equations(
     model: SynapseModel, projection: str, params: dict[str, Any], potential: str
-) -> tuple[str, str, dict[str, Any], dict[str, str]]:
+) -> tuple[str, str, dict[str, Any]]:
     """The target-side equations of one projection's synapses.
 
     Returns the equations (the post variables and the current ``I_{projection}``,
-    every name suffixed with the projection's), the current's name, the
-    namespace entries of the suffixed parameters, and the renaming of the post
-    variables (for ``on_pre``).
+    every name suffixed with the projection's), the current's name and the
+    namespace entries of the suffixed parameters.
     """
     post = {v: f"{v}_{projection}" for v in model.post_variables}
     consts = {p: f"{p}_{projection}" for p in model.parameters}
@@ -288,9 +287,11 @@ def post_equations(
     current = f"I_{projection}"
     eqs = _rename(model.post, names) + f"\n{current} = {_rename(model.current, names)} : amp\n"
     namespace = {consts[k]: v for k, v in params.items()}
-    return eqs, current, namespace, {f"{v}_post": f"{n}_post" for v, n in post.items()}
+    return eqs, current, namespace
 
 
-def on_pre_code(model: SynapseModel, renames: dict[str, str]) -> str:
-    """The synapse's ``on_pre`` with the target's variables renamed for one projection."""
-    return _rename(model.on_pre, renames)
+def on_pre_code(model: SynapseModel, projection: str) -> str:
+    """The synapse's ``on_pre`` with the target's variables renamed as in :func:`post_equations`."""
+    return _rename(
+        model.on_pre, {f"{v}_post": f"{v}_{projection}_post" for v in model.post_variables}
+    )
