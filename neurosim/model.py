@@ -655,17 +655,32 @@ def _check_units(model: NeuronModel) -> None:
 
 
 class _Quiet:
-    """Context that keeps Brian2's logging quiet while validating."""
+    """Context for the scratch Brian2 objects of a check: quiet logging, runtime device.
+
+    A model may first be loaded while a standalone device is active (a
+    segregated run resumed in a fresh process); a scratch group made there
+    would register arrays with that device, and the device's build would
+    later fail on the freed group (``ReferenceError``).
+    """
 
     def __enter__(self):
         import logging
 
+        from brian2.devices.device import get_device, set_device
+
         self._logger = logging.getLogger("brian2")
         self._level = self._logger.level
         self._logger.setLevel(logging.ERROR)
+        self._switched = get_device().__class__.__name__ != "RuntimeDevice"
+        if self._switched:
+            set_device("runtime")
         return self
 
     def __exit__(self, *exc):
+        from brian2.devices.device import reset_device
+
+        if self._switched:
+            reset_device()
         self._logger.setLevel(self._level)
         return False
 

@@ -25,6 +25,7 @@ from neurosim.memory import require_memory
 from neurosim.model import NeuronModel, check_method_name, find_model, load_model
 from neurosim.networks.positions import check_positions
 from neurosim.networks.projections import check_projections, synapse_count
+from neurosim.networks.spike_sources import SpikeSource, spike_source_from_spec
 from neurosim.schema import (
     check_bool,
     check_identifier,
@@ -61,6 +62,7 @@ __all__ = [
     "find_protocol",
     "list_protocols",
     "load_protocol",
+    "protocol_from_data",
 ]
 
 #: Where the shipped protocols live (the repository's ``protocols/`` folder).
@@ -267,6 +269,19 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
     """
     path = find_protocol(path)
     raw, _ = read_yaml(path, "protocol")
+    return protocol_from_data(raw, path, overrides)
+
+
+def protocol_from_data(
+    raw: dict[str, Any], path: str | Path, overrides: list[str] | None = None
+) -> Protocol:
+    """Override and validate protocol data as :func:`load_protocol` does a file's.
+
+    ``path`` names the data in errors and places relative paths (model and
+    connector files); it need not exist. Kinds that expand their own section
+    into a network (``stdp_pairing``) build their simulation protocol with it.
+    """
+    path = Path(path)
     overrides = list(overrides or [])
     data = apply_overrides(raw, overrides, str(path))
     where = str(path)
@@ -314,7 +329,7 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         _check_steps(duration, dt, f"{where}: dt")
 
     populations, models = _check_populations(
-        _get(data, "populations", {}), duration, path.parent, where
+        _get(data, "populations", {}), duration, dt, path.parent, where
     )
     if kind == "simulation" and not populations:
         raise NeurosimError(f"{where}: populations: a simulation needs at least one population")
@@ -411,13 +426,21 @@ def _check_output(spec: Any, where: str) -> Mapping[str, Any]:
     return output
 
 
-def _check_populations(spec: Any, duration, folder: Path, where: str):
+def _check_populations(spec: Any, duration, dt, folder: Path, where: str):
     populations: dict[str, dict[str, Any]] = {}
     models: dict[str, NeuronModel] = {}
     check_mapping(spec, f"{where}: populations", "a mapping of population name to settings")
     for name, pop in spec.items():
         key = f"{where}: populations.{key_text(name)}"
         check_identifier(name, key, "population name")
+        if isinstance(pop, dict) and "spikes" in pop:
+            # a spike source replays given spike trains (no model, no state)
+            check_keys(pop, key, ("spikes", "n"), ("dt", "positions"))
+            n = check_int(pop["n"], f"{key}.n", 1, MAX_NEURONS)
+            step = _time(pop["dt"], f"{key}.dt", positive=True) if "dt" in pop else dt
+            models[name] = spike_source_from_spec(pop["spikes"], n, step, duration, f"{key}.spikes")
+            populations[name] = _population_settings(pop, n, duration, key)
+            continue
         check_keys(pop, key, ("model", "n"), ("params", "initial", "method", "dt", "positions"))
         model_name = check_str(pop["model"], f"{key}.model", "a model name or file", 1000)
         model_path = find_model(model_name)
@@ -442,17 +465,21 @@ def _check_populations(spec: Any, duration, folder: Path, where: str):
         check_method_name(method, f"{key}.method")
         if method is not None and method != model.method:
             model.check_method(method, f"{key}.method")
-        populations[name] = dict(pop)
-        if "positions" in pop:
-            populations[name]["positions"] = check_positions(
-                pop["positions"], n, f"{key}.positions"
-            )
-        if "dt" in pop:
-            # a population may need a finer step than the protocol (fast channels)
-            populations[name]["dt"] = _time(pop["dt"], f"{key}.dt", positive=True)
-            if duration is not None:
-                _check_steps(duration, populations[name]["dt"], f"{key}.dt")
+        populations[name] = _population_settings(pop, n, duration, key)
     return populations, models
+
+
+def _population_settings(pop: dict, n: int, duration, key: str) -> dict[str, Any]:
+    """A population's settings with its positions and time step checked."""
+    settings = dict(pop)
+    if "positions" in pop:
+        settings["positions"] = check_positions(pop["positions"], n, f"{key}.positions")
+    if "dt" in pop:
+        # a population may need a finer step than the protocol (fast channels)
+        settings["dt"] = _time(pop["dt"], f"{key}.dt", positive=True)
+        if duration is not None:
+            _check_steps(duration, settings["dt"], f"{key}.dt")
+    return settings
 
 
 def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str) -> Stimulus:
@@ -696,6 +723,8 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
         model = protocol.models[name]
         arrays = len(model.variables) + len(pop.get("params") or {}) + len(protocol.stimuli) + 4
         parts["network"] += _CODE_FACTOR * 8.0 * pop["n"] * arrays
+        if isinstance(model, SpikeSource):  # an index and a time per spike
+            parts["stimuli"] += 16.0 * len(model.times)
     steps = float(duration / protocol.finest_dt) + 2
     for stim in protocol.stimuli:
         n = protocol.populations[stim.population]["n"]
@@ -715,7 +744,7 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
         parts["network"] += (_SYNAPSE_BYTES + 8.0 * extra) * count
         if proj.record is not None:
             n = count if proj.record.synapses is None else min(count, proj.record.synapses)
-            samples = float(duration / proj.record.dt) + 2
+            samples = 1.0 if proj.record.at_end else float(duration / proj.record.dt) + 2
             parts["recording"] += 8.0 * samples * (n * len(proj.record.variables) + 1)
     for rec in protocol.records:
         n = protocol.populations[rec.population]["n"] if rec.neurons is True else len(rec.neurons)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # Brian2 loads only where monitors are read: RL logs do witho
 
 __all__ = [
     "atomic_path",
+    "final_synapse_arrays",
     "load_recording",
     "now",
     "provenance",
@@ -154,6 +155,46 @@ def synapse_arrays(
     }
     attrs = {var: {"projection": monitor.source.name} for var in variables}
     return _monitor_arrays(name, monitor, variables, dim, coords, attrs)
+
+
+def final_synapse_arrays(
+    name: str,
+    synapses,
+    variables: list[str],
+    chosen: np.ndarray,
+    pre: np.ndarray,
+    post: np.ndarray,
+) -> dict[str, xr.DataArray]:
+    """DataArrays ``{name}_{var}`` (synapse, SI units): the values a run ended with.
+
+    ``chosen`` are the recorded synapses' indices, ``pre`` and ``post`` their
+    neurons (coordinates ``{name}_pre`` / ``{name}_post``, as in
+    :func:`synapse_arrays`, whose arrays have a time axis in addition).
+    """
+    from neurosim.units import unit_name
+
+    dim = f"{name}_synapse"
+    coords = {
+        dim: (dim, np.asarray(chosen, np.int64)),
+        f"{name}_pre": (dim, np.asarray(pre, np.int64)),
+        f"{name}_post": (dim, np.asarray(post, np.int64)),
+    }
+    arrays = {}
+    for var in variables:
+        values = getattr(synapses, var)[:]
+        dim_of = getattr(values, "dim", None)
+        arrays[f"{name}_{var}"] = xr.DataArray(
+            np.asarray(values, dtype=float)[chosen].copy(),
+            dims=(dim,),
+            coords=coords,
+            attrs={
+                "units": unit_name(dim_of) if dim_of is not None else "1",
+                "variable": var,
+                "projection": synapses.name,
+                "at": "end of run",
+            },
+        )
+    return arrays
 
 
 def spike_table(name: str, monitor: SpikeMonitor) -> dict[str, xr.DataArray]:

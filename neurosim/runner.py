@@ -36,6 +36,7 @@ from neurosim.networks.projections import (
 )
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import (
+    final_synapse_arrays,
     now,
     provenance,
     save_recording,
@@ -53,6 +54,8 @@ __all__ = [
     "expected_outputs",
     "protocol_provenance",
     "run_protocol",
+    "simulate",
+    "simulate_dataset",
     "standalone_folder",
     "write_outputs",
 ]
@@ -377,7 +380,18 @@ def _stimulus_declarations(protocol: Protocol, population: str) -> str:
 def simulate(
     protocol: Protocol, out_dir: Path, *, progress: bool = True, resume: bool = False
 ) -> RunResult:
-    """Run a ``simulation`` protocol: populations, projections, stimuli, monitors, one run."""
+    """Run a ``simulation`` protocol and write its outputs (see :func:`simulate_dataset`)."""
+    return write_outputs(protocol, simulate_dataset(protocol, progress=progress), out_dir)
+
+
+def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Dataset:
+    """Run a ``simulation`` protocol: populations, projections, stimuli, monitors, one run.
+
+    Returns
+    -------
+    xarray.Dataset
+        The recording, measurements and provenance (nothing is written).
+    """
     if protocol.duration is None:
         raise NeurosimError(f"{protocol.where('duration')}: a simulation needs a duration")
     started = now()
@@ -416,7 +430,7 @@ def simulate(
                 pair_positions(
                     protocol.populations, proj.source, proj.target, protocol.seed, proj.name
                 )
-                if proj.connector.rule == "distance"
+                if proj.needs_positions
                 else None,
             )
             for k, proj in enumerate(protocol.projections)
@@ -431,6 +445,9 @@ def simulate(
             if proj.record.synapses is not None and proj.record.synapses < len(pre):
                 sample = np.random.default_rng([protocol.seed, 2, k])
                 chosen = np.sort(sample.choice(len(pre), proj.record.synapses, replace=False))
+            if proj.record.at_end:  # read from the synapses after the run
+                synapse_monitors.append((proj, syn, chosen, pre[chosen], post[chosen]))
+                continue
             mon = StateMonitor(
                 syn,
                 list(proj.record.variables),
@@ -438,7 +455,7 @@ def simulate(
                 dt=proj.record.dt,
                 name=f"{proj.name}_synapses",
             )
-            synapse_monitors.append((proj, mon, pre[chosen], post[chosen]))
+            synapse_monitors.append((proj, mon, None, pre[chosen], post[chosen]))
             net.add(mon)
         monitors = []
         for rec in protocol.records:
@@ -469,8 +486,12 @@ def simulate(
             arrays.update(state_arrays(rec.name, state, rec.variables, comps))
             if spikes is not None:
                 arrays.update(spike_table(rec.name, spikes))
-        for proj, mon, pre, post in synapse_monitors:
-            arrays.update(synapse_arrays(proj.name, mon, list(proj.record.variables), pre, post))
+        for proj, source, chosen, pre, post in synapse_monitors:
+            variables = list(proj.record.variables)
+            if chosen is None:
+                arrays.update(synapse_arrays(proj.name, source, variables, pre, post))
+            else:
+                arrays.update(final_synapse_arrays(proj.name, source, variables, chosen, pre, post))
     for name, pop in protocol.populations.items():
         if "positions" in pop:  # where each neuron is (m), for spatial analysis
             where = population_positions(protocol.populations, name, protocol.seed)
@@ -483,8 +504,7 @@ def simulate(
         )
     ds = xr.Dataset(arrays)
     ds.attrs = protocol_provenance(protocol, started, duration=float(protocol.duration), **timing)
-    ds = run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
-    return write_outputs(protocol, ds, out_dir)
+    return run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
 
 
 def _timing(target: str, clock: float, run_start: float) -> dict[str, float]:

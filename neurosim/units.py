@@ -39,6 +39,7 @@ __all__ = [
     "SI_SYMBOLS",
     "UNITS",
     "check_expression",
+    "check_rate_constant",
     "check_statements",
     "expression_identifiers",
     "format_quantity",
@@ -464,3 +465,13 @@ def check_statements(code: str, variables: set[str], known: set[str], where: str
             )
         used |= {target} | check_expression(rhs, known, where)
     return used
+
+
+def check_rate_constant(name: str, value, where: str):
+    """A finite parameter value; a time (a time constant) has to be > 0 as well."""
+    number = float(np.asarray(value, dtype=float))
+    if not np.isfinite(number):
+        raise NeurosimError(f"{where}: has to be finite, got {excerpt(value)}")
+    if getattr(value, "dim", DIMENSIONLESS) is brian2.second.dim and number <= 0:
+        raise NeurosimError(f"{where}: the time {name!r} has to be > 0, got {excerpt(value)}")
+    return value

@@ -16,6 +16,7 @@ from neurosim.blackbox.learned import (
     standardize_last,
     train_optimizer,
 )
+from neurosim.checkpoints import HEADER
 from neurosim.cli import main
 from neurosim.errors import NeurosimError
 
@@ -155,7 +156,8 @@ def test_learned_optimizer_ask_tell_with_given_weights(tmp_path):
 @pytest.mark.parametrize("dim", range(1, 7))
 def test_shipped_weights_load_safely_and_propose_in_bounds(dim):
     state = torch.load(pretrained_path(dim), weights_only=True)
-    assert set(state) == {"net", "config", "iteration", "final_loss"}
+    assert state["kind"] == "learned_optimizer"
+    assert set(state) - set(HEADER) == {"net", "iteration", "final_loss"}
     assert state["config"]["dim"] == dim and state["iteration"] > 0
     opt = make_optimizer("learned", [(-2.0, 3.0)] * dim, seed=dim)
     for _ in range(5):

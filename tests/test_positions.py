@@ -1,4 +1,4 @@
-"""Population positions and the distance-dependent connector."""
+"""Population positions, the distance-dependent connector and distance expressions."""
 
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ from neurosim.networks.connectors import (
     expected_synapses,
 )
 from neurosim.networks.positions import check_positions, distances, make_positions
+from neurosim.networks.projections import build_projection, pair_positions
 from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
 from neurosim.testing import refuses_in_one_line
@@ -176,3 +177,93 @@ def test_bad_positions_and_distance_rules_are_one_line(tmp_path, change, message
     for section, value in change.items():
         data[section].update(value)
     refuses_in_one_line(tmp_path, data, message)
+
+
+# --- weights and delays as expressions of the distance ----------------------------
+
+WEIGHT = "0.5 mV * exp(-d / (200 um))"
+DELAY = "0.5 ms + d / (0.3 m/s)"
+
+
+def _spatial_protocol(weight=WEIGHT, delay=DELAY, **changes):
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    data["projections"]["ab"].update(
+        {"weight": {"expression": weight}, "delay": {"expression": delay}, **changes}
+    )
+    return data
+
+
+def _wrapped(pos_a, pos_b, pre, post, period):
+    """Distances of the pairs taken the short way around the box (written out here)."""
+    gap = np.abs(pos_a[pre] - pos_b[post])
+    return np.sqrt((np.minimum(gap, period - gap) ** 2).sum(axis=1)), np.sqrt((gap**2).sum(1))
+
+
+def test_expression_weights_are_the_closed_form_of_each_synapse_distance(tmp_path):
+    ds = run_protocol(
+        load_protocol(_write(tmp_path, _spatial_protocol())), tmp_path / "o", progress=False
+    ).dataset
+    pre, post = ds["ab_pre"].values, ds["ab_post"].values
+    d, straight = _wrapped(
+        ds["a_position"].values, ds["b_position"].values, pre, post, np.array([1e-3, 1e-3])
+    )
+    assert np.any(d < 0.5 * straight)  # synapses across the box's edge: the wrap matters
+    w = ds["ab_w"].values[0]  # (time, synapse): the first sample, weights are static
+    np.testing.assert_allclose(w, 0.5e-3 * np.exp(-d / 200e-6), rtol=1e-12)
+
+
+def test_expression_delays_are_the_closed_form_of_each_synapse_distance(tmp_path):
+    import brian2 as b2
+
+    protocol = load_protocol(_write(tmp_path, _spatial_protocol()))
+    proj = protocol.projections[0]
+    assert proj.needs_positions
+    groups = {
+        name: b2.NeuronGroup(
+            pop["n"], "dv/dt = -v / (10*ms) : volt", threshold="v > 1*volt", name=f"{name}_x"
+        )
+        for name, pop in protocol.populations.items()
+    }
+    spatial = pair_positions(protocol.populations, "a", "b", protocol.seed, "ab")
+    syn = build_projection(proj, groups, np.random.default_rng(0), spatial)
+    pre, post = syn.neurosim_pairs
+    d, _ = _wrapped(spatial[0], spatial[1], pre, post, spatial[2])
+    # Brian2's pathway gets delay - dt (NEST's count of delays, see projections.py)
+    delays = np.asarray(syn.delay[:] / b2.second) + 1e-4
+    np.testing.assert_allclose(delays, 0.5e-3 + d / 0.3, rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(syn.w[:] / b2.volt), 0.5e-3 * np.exp(-d / 200e-6))
+    assert len(pre) > 50
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {
+                **_spatial_protocol(connector="all_to_all"),
+                "populations": {**PROTOCOL["populations"], "b": {"model": "lif", "n": 50}},
+            },
+            r"projections\.ab\.weight: a distance expression needs positions: on population 'b'",
+        ),
+        (_spatial_protocol(delay="d / (0.3 m/s)"), r"ab\.delay: delays have to be at least dt"),
+        (  # the largest distance in the periodic 1 mm box: half its diagonal
+            _spatial_protocol(delay="d / (1 um/s)"),
+            r"ab\.delay: at most 10 s, got up to 707\.107 s from 'd / \(1 um/s\)'",
+        ),
+        (_spatial_protocol(weight="1 mV * log(d / um)"), r"ab\.weight\.expression: .* is -inf"),
+        (_spatial_protocol(weight="1 nA * exp(-d / um)"), r"has units of amp, expected volt"),
+        (_spatial_protocol(weight="os.system('x')"), r"ab\.weight\.expression: Attribute"),
+    ],
+)
+def test_bad_distance_expressions_in_a_protocol_are_one_line(tmp_path, data, message):
+    refuses_in_one_line(tmp_path, data, message)
+
+
+def test_nest_refuses_distance_expressions_in_one_line(tmp_path):
+    pytest.importorskip("nest", reason="NEST is the peers extra: pip install -e '.[peers]'")
+    from neurosim.errors import NeurosimError
+    from neurosim.peers.nest import run_in_nest
+
+    protocol = load_protocol(_write(tmp_path, _spatial_protocol()))
+    with pytest.raises(NeurosimError, match=r"ab\.weight: .* not an expression of the distance"):
+        run_in_nest(protocol)

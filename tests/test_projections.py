@@ -7,6 +7,7 @@ import yaml
 from neurosim.errors import NeurosimError
 from neurosim.protocol import load_protocol
 from neurosim.runner import run_protocol
+from neurosim.testing import refuses_in_one_line
 
 PROTOCOL = {
     "name": "two_lif",
@@ -223,3 +224,85 @@ def test_connection_file_missing_garbled_or_changed(tmp_path):
     (tmp_path / "pairs.npz").unlink()
     with pytest.raises(NeurosimError, match=r"connector\.file: no file"):
         load_protocol(path)
+
+
+def _with_arrays(tmp_path, arrays, **specs):
+    """A protocol whose connector file holds ``arrays``; weight and delay read from it."""
+    np.savez(tmp_path / "synapses.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+    data = yaml.safe_load(yaml.safe_dump(PROTOCOL))
+    proj = data["projections"]["pre_to_post"]
+    proj["connector"] = {"rule": "from_file", "file": "synapses.npz"}
+    proj["weight"] = {"from_file": "weight", "unit": "mV"}
+    proj["delay"] = {"from_file": "delay", "unit": "ms"}
+    proj["record"] = {"synapses": "all"}
+    proj.update(specs)
+    return data
+
+
+def test_weights_and_delays_from_the_connector_file_reach_their_synapses(tmp_path):
+    # Four synapses in the file's order, two of them onto neuron 2: each
+    # neuron's potential jumps by its synapses' weights at the spike + their delays.
+    arrays = {
+        "i": np.zeros(4, int),
+        "j": np.array([2, 0, 1, 2]),
+        "weight": np.array([1.0, 2.0, 3.0, 0.5]),  # mV, stated in the protocol
+        "delay": np.array([1, 2, 3, 4]),  # ms; integer arrays are numbers too
+    }
+    data = _with_arrays(tmp_path, arrays)
+    ds = run_protocol(load_protocol(_write(tmp_path, data)), tmp_path / "o", progress=False)
+    ds = ds.dataset
+    assert list(ds["pre_to_post_post"].values) == [2, 0, 1, 2]
+    np.testing.assert_allclose(ds["pre_to_post_w"].values[0], 1e-3 * arrays["weight"])
+    (spike,) = ds["pre_spike_time"].values
+    t, v = ds["post_time"].values, ds["post_v"].values.T
+    for post, weight, delay in zip(arrays["j"], arrays["weight"], arrays["delay"], strict=True):
+        arrival = spike + 1e-3 * delay
+        before = v[post, np.searchsorted(t, arrival - 0.05e-3) - 1]
+        after = v[post, np.searchsorted(t, arrival + 0.05e-3)]
+        # within the leak of 0.2 ms (the decay of an earlier jump: 0.02 mV per mV)
+        np.testing.assert_allclose(after - before, 1e-3 * weight, atol=0.03e-3)
+    # neuron 0 (2 ms) stays at rest until its synapse's delay
+    np.testing.assert_allclose(v[0, t < spike + 2e-3 - 0.05e-3], -70e-3, atol=1e-9)
+
+
+GOOD = {"i": [0, 0], "j": [0, 1], "weight": [1.0, 2.0], "delay": [1.0, 2.0]}
+
+
+@pytest.mark.parametrize(
+    ("change", "specs", "message"),
+    [
+        ({"weight": [1.0, np.nan]}, {}, r"weight\.from_file: 'weight' in .* is nan at synapse 1"),
+        ({"delay": [1.0, np.inf]}, {}, r"delay\.from_file: 'delay' in .* is inf at synapse 1"),
+        ({"weight": [1.0, 2.0, 3.0]}, {}, r"'weight' in .* has 3 values for 2 synapses"),
+        ({"weight": [[1.0, 2.0]]}, {}, r"must be a 1-d array of real numbers, got 2-d"),
+        ({"weight": [True, False]}, {}, r"must be a 1-d array of real numbers, got 1-d bool"),
+        ({"weight": ["1", "2"]}, {}, r"must be a 1-d array of real numbers"),
+        (
+            {"delay": [0.05, 1.0]},
+            {},
+            r"delay: delays have to be at least dt .* 0\.05 ms in 'delay'",
+        ),
+        ({"delay": [1.0, 2e4]}, {}, r"delay: at most 10 s, got up to 20 s in the file"),
+        ({}, {"weight": {"from_file": "w", "unit": "mV"}}, r"no array 'w' in .* \(have: i, j"),
+        (
+            {},
+            {"weight": {"from_file": "weight", "unit": "ms"}},
+            r"weight\.unit: .* units of second",
+        ),
+        ({}, {"weight": {"from_file": "weight"}}, r"weight: missing required key 'unit'"),
+    ],
+)
+def test_bad_weight_and_delay_arrays_are_one_line(tmp_path, change, specs, message):
+    refuses_in_one_line(tmp_path, _with_arrays(tmp_path, {**GOOD, **change}, **specs), message)
+
+
+def test_file_arrays_need_the_file_connector_and_an_unchanged_file(tmp_path):
+    data = _with_arrays(tmp_path, GOOD)
+    data["projections"]["pre_to_post"]["connector"] = "all_to_all"
+    refuses_in_one_line(
+        tmp_path, data, r"weight\.from_file: reads the connector's file, but the connector's rule"
+    )
+    protocol = load_protocol(_write(tmp_path, _with_arrays(tmp_path, GOOD)))
+    np.savez(tmp_path / "synapses.npz", **{**GOOD, "weight": [5.0, 6.0]})
+    with pytest.raises(NeurosimError, match=r"changed or vanished since the protocol loaded"):
+        run_protocol(protocol, tmp_path / "o", progress=False)

@@ -14,12 +14,12 @@ import sys
 import time
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import xarray as xr
 from segregated_small import SMALL_OVERRIDES
 
 from neurosim.atomic import KILL_AT
+from neurosim.checkpoints import load_checkpoint
 from neurosim.cli import main
 from neurosim.errors import NeurosimError
 from neurosim.recording import load_recording
@@ -60,8 +60,7 @@ def hidden(folder):
 
 
 def checkpoint_epoch(folder):
-    with np.load(folder / "checkpoint.npz") as data:
-        return int(data["epoch"])
+    return int(load_checkpoint(folder / "checkpoint.npz", "segregated")["epoch"])
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,12 @@ import torch
 from torch import nn
 
 from neurosim.blackbox.gp import GPFunctions, evaluate, sample_gp_functions, se_kernel
-from neurosim.checkpoints import missing_checkpoint, resume_torch, save_torch
+from neurosim.checkpoints import (
+    load_checkpoint,
+    missing_checkpoint,
+    restore,
+    save_checkpoint,
+)
 from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
 
@@ -52,6 +57,8 @@ __all__ = [
 ]
 
 LOSSES = ("sum", "oi", "ei")
+#: Checkpoint kind of training checkpoints and exported weights.
+KIND = "learned_optimizer"
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "learned_optimizer"
 
@@ -246,11 +253,12 @@ def train_optimizer(
     CPU, so a run's functions do not depend on the device); ``max_seconds``
     stops after that much wall time with a checkpoint, to be resumed later.
 
-    The checkpoint (``torch.save`` of tensors, numbers and lists; loads with
-    ``weights_only=True``) holds the network, the Adam state, the iteration,
-    the losses and the config; ``resume`` continues from it (each iteration's
-    functions come from its own seeded generator, so a resumed run draws the
-    same functions as an uninterrupted one).
+    The checkpoint (a ``learned_optimizer`` checkpoint of
+    :mod:`neurosim.checkpoints`) holds the network, the Adam state, the
+    iteration, the losses and the config; ``resume`` continues from it if the
+    config is the same but for ``iterations`` (each iteration's functions come
+    from its own seeded generator, so a resumed run draws the same functions as
+    an uninterrupted one).
     """
     torch.manual_seed(config.seed)
     net = LSTMOptimizer(config.dim, config.hidden, config.layers).to(device)
@@ -261,8 +269,15 @@ def train_optimizer(
     if resume and path is not None and not path.exists():
         # a silent fresh start would look like a resumed one
         raise missing_checkpoint(path)
-    state = resume_torch(path, resume, net, opt, "net")
-    if state is not None:
+    if resume and path is not None:
+        state = load_checkpoint(
+            path,
+            KIND,
+            config=dataclasses.asdict(config),
+            may_differ=("iterations",),
+            keys=("net", "optimizer", "iteration", "losses"),
+        )
+        restore(path, state, net=net, optimizer=opt)
         start, losses = int(state["iteration"]), list(state["losses"])
     steps = range(start, config.iterations)
     if progress:
@@ -292,42 +307,38 @@ def train_optimizer(
         out_of_time = max_seconds is not None and time.monotonic() - began > max_seconds
         last = it + 1 == config.iterations or out_of_time
         if path is not None and ((it + 1) % checkpoint_every == 0 or last):
-            save_checkpoint(path, net, opt, it + 1, losses, config)
+            _save(path, net, opt, it + 1, losses, config)
         if out_of_time:
             break
     return net.cpu(), losses
 
 
-def save_checkpoint(path, net, opt, iteration, losses, config) -> None:
+def _save(path, net, opt, iteration, losses, config) -> None:
     """Write a training checkpoint atomically (see :func:`train_optimizer`)."""
     state = {
         "net": net.state_dict(),
-        "optimizer": opt.state_dict() if opt is not None else {},
+        "optimizer": opt.state_dict(),
         "iteration": iteration,
         "losses": list(losses),
-        "config": dataclasses.asdict(config),
-        "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    save_torch(path, state)
+    save_checkpoint(path, KIND, state, config=dataclasses.asdict(config))
 
 
 def export_weights(checkpoint: str | Path, path: str | Path) -> Path:
     """Write the network of a training checkpoint without its optimizer state.
 
-    The result (about 0.2 MB) is what ``data/learned_optimizer/dim<d>.pt``
-    holds: weights, config, the number of training iterations and the mean
-    loss of the last 100 of them.
+    The result (about 0.2 MB, a ``learned_optimizer`` checkpoint too) is what
+    ``data/learned_optimizer/dim<d>.pt`` holds: weights, config, the number of
+    training iterations and the mean loss of the last 100 of them.
     """
-    state = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    state = load_checkpoint(checkpoint, KIND, keys=("net", "iteration"))
     losses = list(state.get("losses", []))[-100:]
     slim = {
         "net": state["net"],
-        "config": state["config"],
         "iteration": state["iteration"],
         "final_loss": sum(losses) / len(losses) if losses else float("nan"),
     }
-    save_torch(path, slim)
-    return Path(path)
+    return save_checkpoint(path, KIND, slim, config=state["config"])
 
 
 def pretrained_path(dim: int) -> Path:
@@ -358,12 +369,12 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
             f"(neurosim tune: --weights dim{dim}.pt), "
             "or use another optimizer (cma, random, botorch)"
         )
+    state = load_checkpoint(path, KIND, keys=("net",))
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
         cfg = state["config"]
         net = LSTMOptimizer(int(cfg["dim"]), int(cfg["hidden"]), int(cfg["layers"]))
         net.load_state_dict(state["net"])
-    except (KeyError, RuntimeError, ValueError) as err:
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise NeurosimError(f"{path}: not a learned-optimizer checkpoint ({err})") from None
     if net.dim != dim:
         raise NeurosimError(f"{path}: weights for dimension {net.dim}, asked for {dim}")

@@ -14,7 +14,7 @@ file order), the same definition the segregated-dendrite network uses, so a
 comparison with the same seed trains both on the same examples in the same
 order (``train_order_sha256`` attribute: the digest of the orders used).
 
-Checkpoints (``torch.save`` of tensors, numbers and lists only, so they load
+Checkpoints (``mlp`` checkpoints of :mod:`neurosim.checkpoints`, which load
 with ``torch.load(..., weights_only=True)``) are written atomically after
 every epoch; a resumed run equals an uninterrupted one because each epoch's
 shuffle is drawn from its own seeded generator.
@@ -34,7 +34,7 @@ from torch import nn
 
 from neurosim.bridges.alignment import feedback_angles, update_angles
 from neurosim.bridges.feedback import RULES, convert, linear_layers
-from neurosim.checkpoints import resume_torch, save_torch
+from neurosim.checkpoints import load_checkpoint, missing_checkpoint, restore, save_checkpoint
 from neurosim.datasets import as_rates, epoch_order, order_digest
 from neurosim.errors import NeurosimError
 from neurosim.recording import provenance
@@ -180,7 +180,8 @@ def train_mlp(
     checkpoint : str or Path, optional
         Written atomically after every epoch.
     resume : bool
-        Continue from ``checkpoint`` if it exists.
+        Continue from ``checkpoint`` (a missing one is an error); its config
+        has to be ``config`` but for ``epochs``.
     progress : bool
         Show a progress bar over epochs.
 
@@ -213,8 +214,17 @@ def train_mlp(
     angles: dict[str, list] = {"step": [], "update": [], "feedback": []}
     start, step = 0, 0
     path = Path(checkpoint) if checkpoint is not None else None
-    state = resume_torch(path, resume, model, opt, "model")
-    if state is not None:
+    if resume and path is not None:
+        if not path.exists():  # a silent fresh start would look like a resumed one
+            raise missing_checkpoint(path)
+        state = load_checkpoint(
+            path,
+            "mlp",
+            config=dataclasses.asdict(config),
+            may_differ=("epochs",),
+            keys=("model", "optimizer", "epoch", "step", "history", "angles"),
+        )
+        restore(path, state, model=model, optimizer=opt)
         start, step = int(state["epoch"]), int(state["step"])
         history, angles = state["history"], state["angles"]
     history.setdefault("order_sha256", [])
@@ -267,7 +277,7 @@ def train_mlp(
                 "history": history,
                 "angles": angles,
             }
-            save_torch(path, state)
+            save_checkpoint(path, "mlp", state, config=dataclasses.asdict(config))
     return _to_dataset(config, model, history, angles)
 
 

@@ -27,7 +27,10 @@ A connector is data (:class:`Connector`, read from a protocol's
     the pairs of a ``.npz`` file with integer arrays ``i`` and ``j`` (``file``,
     relative to the protocol's folder); checked when the protocol loads
     (indices in range, no self-pairs without ``autapses``, no repeated pairs
-    without ``multapses``) and again, by its SHA-256, when it is built.
+    without ``multapses``) and again, by its SHA-256, when it is built. The
+    file may hold more arrays of one number per synapse: a projection's
+    ``weight: {from_file: NAME, unit: UNIT}`` and ``delay: {...}`` read them
+    (:func:`file_array`, :mod:`neurosim.networks.values`).
 
 ``autapses`` (a neuron onto itself; only when source and target are the
 same population) and ``multapses`` (more than one synapse per pair) are
@@ -70,6 +73,7 @@ __all__ = [
     "connect",
     "connector_from_spec",
     "expected_synapses",
+    "file_array",
 ]
 
 #: Rules and the keys each one takes besides ``rule``, ``autapses``, ``multapses``.
@@ -240,12 +244,76 @@ def _load_pairs(path: Path, where: str) -> tuple[np.ndarray, np.ndarray]:
     return i.astype(np.int64), j.astype(np.int64)
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, read in pieces (a connection file can hold billions of synapses)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_array(conn: Connector, name: str, where: str) -> np.ndarray:
+    """The array ``name`` of a ``from_file`` connector's file: one float per synapse.
+
+    Checked in one line each: the file is the one the protocol loaded (its
+    SHA-256), the array exists, is a 1-d array of real numbers as long as
+    ``i`` and ``j``, and every number is finite.
+
+    Parameters
+    ----------
+    conn : Connector
+        A ``from_file`` connector (its ``file``, ``sha256`` and ``extent``).
+    name : str
+        The array's name in the ``.npz`` file.
+    where : str
+        Location for error messages (``"p.yaml: projections.ee.weight.from_file"``).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        The numbers as stored (the caller applies their unit).
+    """
+    path = Path(conn.file)
+    if not path.is_file() or _sha256(path) != conn.sha256:
+        raise NeurosimError(f"{where}: {path} changed or vanished since the protocol loaded")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if name not in data.files:
+                raise NeurosimError(
+                    f"{where}: no array {excerpt(name)} in {path} (have: {', '.join(data.files)})"
+                )
+            values = data[name]
+    except (OSError, ValueError, EOFError) as err:
+        raise NeurosimError(
+            f"{where}: cannot read array {excerpt(name)} of {path} ({type(err).__name__})"
+        ) from None
+    count = conn.extent[0]
+    if values.ndim != 1 or values.dtype.kind not in "iuf":
+        raise NeurosimError(
+            f"{where}: {excerpt(name)} in {path} must be a 1-d array of real numbers, "
+            f"got {values.ndim}-d {values.dtype}"
+        )
+    if len(values) != count:
+        raise NeurosimError(
+            f"{where}: {excerpt(name)} in {path} has {len(values)} values for {count} synapses"
+        )
+    values = values.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise NeurosimError(
+            f"{where}: {excerpt(name)} in {path} is {values[bad[0]]} at synapse {bad[0]} "
+            f"({len(bad)} values not finite)"
+        )
+    return values
+
+
 def _read_pairs(file: object, folder: Path | None, multapses: bool, where: str) -> dict:
     name = check_str(file, f"{where}.file", "a path to an .npz file", 4096)
     path = Path(name) if Path(name).is_absolute() or folder is None else Path(folder) / name
     if not path.is_file():
         raise NeurosimError(f"{where}.file: no file {excerpt(str(path))}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = _sha256(path)
     i, j = _load_pairs(path, f"{where}.file")
     if not multapses and len(i):
         order = np.lexsort((j, i))
@@ -397,7 +465,7 @@ def connect(
         return i, j
     if conn.rule == "from_file":
         path = Path(conn.file)
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != conn.sha256:
+        if not path.is_file() or _sha256(path) != conn.sha256:
             raise NeurosimError(f"connector: {path} changed or vanished since the protocol loaded")
         return _load_pairs(path, "connector")
     return _fixed_total(n_pre, n_post, conn.n, conn.multapses, no_self, rng)

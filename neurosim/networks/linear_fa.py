@@ -80,11 +80,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS
 from neurosim.errors import NeurosimError
 from neurosim.kinds import protocol_kind
 from neurosim.plasticity.feedback_alignment import (
-    FEEDBACK_SYNAPSE_EQS,
-    HIDDEN_SIGNAL,
-    HIDDEN_SYNAPSE_EQS,
-    HIDDEN_UPDATE_CODE,
-    OUTPUT_UPDATE_CODE,
+    FEEDBACK_ALIGNMENT,
     VARIANTS,
     FAState,
     init_state,
@@ -343,12 +339,16 @@ def _build(config: FAConfig, task: Task):
     shallow = config.variant == "shallow"
     # A fixed name keeps the generated code identical from run to run (code cache).
     inputs = b2.TimedArray(task.inputs, dt=STEP, name="fa_inputs")
-    common = {"eta": config.learning_rate}
+    rule = FEEDBACK_ALIGNMENT
+    common = rule.namespace({"eta": config.learning_rate})
     x = b2.NeuronGroup(n_in, "x : 1", dt=STEP, name="fa_input")
     x.run_regularly("x = fa_inputs(t, i)", when="start", name="fa_input_rows")
     x.namespace["fa_inputs"] = inputs
     hid = b2.NeuronGroup(
-        n_hid, _HIDDEN_EQS.format(signal=HIDDEN_SIGNAL[config.variant]), dt=STEP, name="fa_hidden"
+        n_hid,
+        _HIDDEN_EQS.format(signal=rule.code[f"signal_{config.variant}"]),
+        dt=STEP,
+        name="fa_hidden",
     )
     out = b2.NeuronGroup(n_out, _OUTPUT_EQS, dt=STEP, name="fa_output")
     # Precomputed like the inputs rather than drawn with Brian2's randn(), so
@@ -385,12 +385,16 @@ def _build(config: FAConfig, task: Task):
     teacher.connect(i=i, j=j)
     teacher.T = task.T[j, i]
 
-    s_hid = b2.Synapses(x, hid, HIDDEN_SYNAPSE_EQS, namespace=common, dt=STEP, name="fa_w1")
+    s_hid = b2.Synapses(
+        x, hid, rule.code["hidden_synapses"], namespace=common, dt=STEP, name="fa_w1"
+    )
     i, j = _all_to_all(n_in, n_hid)
     s_hid.connect(i=i, j=j)
     s_hid.w = W1[j, i]
 
-    s_out = b2.Synapses(hid, out, FEEDBACK_SYNAPSE_EQS, namespace=common, dt=STEP, name="fa_w2")
+    s_out = b2.Synapses(
+        hid, out, rule.code["feedback_synapses"], namespace=common, dt=STEP, name="fa_w2"
+    )
     i, j = _all_to_all(n_hid, n_out)
     s_out.connect(i=i, j=j)
     s_out.w = W2[j, i]
@@ -418,9 +422,9 @@ def _build(config: FAConfig, task: Task):
         (s_out, "ww_post"): 2,
         **{(to_monitor, name): 3 for name in ("e2_post", "y2_post", "wB_post", "ww_post")},
     }
-    s_out.run_regularly(OUTPUT_UPDATE_CODE, when="synapses", name="fa_w2_update")
+    s_out.run_regularly(rule.code["output_update"], when="synapses", name="fa_w2_update")
     if not shallow:
-        s_hid.run_regularly(HIDDEN_UPDATE_CODE, when="synapses", name="fa_w1_update")
+        s_hid.run_regularly(rule.code["hidden_update"], when="synapses", name="fa_w1_update")
         hid_to_monitor = b2.Synapses(
             hid,
             mon,

@@ -11,7 +11,9 @@ the population size); ``random``: uniform in the box, drawn from the
 protocol's seed (one generator per population). ``periodic``: distances wrap
 around the box (a torus), as NEST's ``edge_wrap``. 1 to 3 dimensions.
 Distance-dependent connectors (:mod:`neurosim.networks.connectors`, rule
-``distance``) use them.
+``distance``) and weights or delays given as an expression of the distance
+(:mod:`neurosim.networks.values`) use them; both measure distances with
+:func:`pair_distances`, so the periodic wrap is the same for both.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from neurosim.errors import NeurosimError, excerpt
 from neurosim.schema import check_bool, check_keys, check_list
 from neurosim.units import parse_quantity
 
-__all__ = ["check_positions", "distances", "make_positions"]
+__all__ = ["check_positions", "distances", "largest_distance", "make_positions", "pair_distances"]
 
 LAYOUTS = ("grid", "random")
 
@@ -77,9 +79,45 @@ def make_positions(spec: dict[str, Any], n: int, rng: np.random.Generator) -> np
     return (cells + 0.5) * (extent / np.asarray(shape, float))
 
 
-def distances(a: np.ndarray, b: np.ndarray, period: np.ndarray | None) -> np.ndarray:
-    """Euclidean distances (len(a), len(b)); ``period``: wrap around a box of that size."""
-    d = np.abs(a[:, None, :] - b[None, :, :])
+def pair_distances(a: np.ndarray, b: np.ndarray, period: np.ndarray | None) -> np.ndarray:
+    """Euclidean distances between the positions of ``a`` and ``b``, pair by pair.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Positions in metres, the last axis the coordinates; the other axes
+        broadcast (``(n, dims)`` and ``(n, dims)``: ``n`` distances).
+    period : numpy.ndarray or None
+        Size of the periodic box (None: no wrapping). Each coordinate
+        difference is taken the short way around the box (NEST's ``edge_wrap``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Distances in metres, the broadcast shape of ``a`` and ``b`` less the last axis.
+    """
+    d = np.abs(a - b)
     if period is not None:
         d = np.minimum(d, period - d)
     return np.sqrt(np.sum(d * d, axis=-1))
+
+
+def distances(a: np.ndarray, b: np.ndarray, period: np.ndarray | None) -> np.ndarray:
+    """Euclidean distances (len(a), len(b)); ``period``: wrap around a box of that size."""
+    return pair_distances(a[:, None, :], b[None, :, :], period)
+
+
+def largest_distance(a: np.ndarray, b: np.ndarray, period: np.ndarray | None) -> float:
+    """An upper bound (m) of the distance between any position of ``a`` and any of ``b``.
+
+    The diagonal of the box holding both (of half the periodic box when it
+    wraps): what a check over every possible distance has to cover, at a
+    cost of the positions rather than of the pairs.
+    """
+    if not len(a) or not len(b):
+        return 0.0
+    both = np.concatenate([a, b])
+    span = both.max(axis=0) - both.min(axis=0)
+    if period is not None:
+        span = np.minimum(span, 0.5 * period)
+    return float(np.sqrt(np.sum(span * span)))

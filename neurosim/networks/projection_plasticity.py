@@ -16,6 +16,9 @@ A projection's ``record:`` keeps synapse variables (``w`` and the rule's
 traces) of all synapses or a seeded sample, at an interval::
 
     record: {variables: [w], synapses: 100, dt: 10 ms}
+
+or, with ``at: end`` instead of ``dt``, only the values the run ends with
+(no time axis), e.g. the final weights of a spike-pairing experiment.
 """
 
 from __future__ import annotations
@@ -26,12 +29,10 @@ from typing import Any
 
 import brian2
 from brian2 import Quantity
-from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError, excerpt
-from neurosim.networks.synapses import check_rate_constant
-from neurosim.plasticity.stdp import DEFAULTS, RULES, STDPRule
-from neurosim.schema import check_keys, check_list, key_text
+from neurosim.plasticity.stdp import RULES, STDPRule
+from neurosim.schema import check_keys, check_list
 from neurosim.units import parse_quantity
 
 __all__ = ["PlasticitySpec", "RecordSpec", "check_plasticity", "check_record", "rule_code"]
@@ -52,11 +53,16 @@ class PlasticitySpec:
 
 @dataclass(frozen=True)
 class RecordSpec:
-    """Synapse variables to record: all synapses (``synapses=None``) or a sample."""
+    """Synapse variables to record: all synapses (``synapses=None``) or a sample.
+
+    ``at_end``: only the values after the run's last step (no time axis),
+    instead of samples every ``dt``.
+    """
 
     variables: tuple[str, ...]
     synapses: int | None
     dt: Quantity
+    at_end: bool = False
 
 
 def check_plasticity(spec: Any, weight_dim, where: str) -> PlasticitySpec:
@@ -70,14 +76,7 @@ def check_plasticity(spec: Any, weight_dim, where: str) -> PlasticitySpec:
         )
     rule = RULES[name]
     check_keys(spec, where, ("rule", "w_max"), ("w_min", *rule.parameters))
-    params = dict(DEFAULTS[name])
-    for key in rule.parameters:
-        if key in spec:
-            default = params[key]
-            dim = default.dim if isinstance(default, Quantity) else DIMENSIONLESS
-            params[key] = check_rate_constant(
-                key, parse_quantity(spec[key], f"{where}.{key_text(key)}", dim), f"{where}.{key}"
-            )
+    params = rule.parameters_from(spec, where)
     top = parse_quantity(spec["w_max"], f"{where}.w_max", weight_dim)
     w_max = float(top)
     w_min = float(parse_quantity(spec.get("w_min", 0 * top), f"{where}.w_min", weight_dim))
@@ -111,7 +110,8 @@ def rule_code(spec: PlasticitySpec, unit) -> tuple[str, str, str, dict[str, Any]
     model = "\n".join(
         line for line in spec.rule.model.splitlines() if not re.match(r"^\s*w\s*:", line)
     )
-    namespace = {**spec.params, "w_min": spec.w_min * unit, "w_max": spec.w_max * unit}
+    bounds = {"w_min": spec.w_min * unit, "w_max": spec.w_max * unit}
+    namespace = {**spec.rule.namespace(spec.params), **bounds}
     return model, _scaled(spec.rule.on_pre), _scaled(spec.rule.on_post), namespace
 
 
@@ -121,7 +121,7 @@ def check_record(
     """Validate a projection's ``record:`` (variables it has, sample size, interval)."""
     if not isinstance(spec, dict):
         raise NeurosimError(f"{where}: expected a mapping, got {excerpt(spec)}")
-    check_keys(spec, where, (), ("variables", "synapses", "dt"))
+    check_keys(spec, where, (), ("variables", "synapses", "dt", "at"))
     names = spec.get("variables", ["w"])
     check_list(names, f"{where}.variables", "a list of synapse variables", 100)
     for name in names:
@@ -145,6 +145,14 @@ def check_record(
             f"{where}.synapses: expected 'all' or a sample size 1..{MAX_RECORDED}, got "
             f"{excerpt(count)}"
         )
+    if "at" in spec:
+        # the values the run ends with (final weights), without a time axis
+        if spec["at"] != "end" or "dt" in spec:
+            raise NeurosimError(
+                f"{where}.at: the only choice is 'end' (and no dt with it), got "
+                f"{excerpt(spec['at'])}"
+            )
+        return RecordSpec(tuple(names), sample, dt, at_end=True)
     rec_dt = parse_quantity(spec.get("dt", dt), f"{where}.dt", brian2.second)
     if rec_dt < dt * (1 - 1e-9):
         raise NeurosimError(f"{where}.dt: has to be at least the time step {dt}")

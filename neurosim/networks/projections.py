@@ -8,7 +8,8 @@ A simulation protocol's ``projections:`` section connects its populations::
         target: inh                     # postsynaptic population
         variable: v                     # what a spike changes in the target
         connector: {rule: fixed_indegree, indegree: 100}
-        weight: 0.1 mV                  # or a distribution, see networks/values.py
+        weight: 0.1 mV                  # or a distribution, an expression of the distance
+                                        # or an array of the connector's file: networks/values.py
         delay: 1.5 ms                   # optional (default: one time step)
 
 Each presynaptic spike adds ``weight`` to ``variable`` of the postsynaptic
@@ -17,6 +18,9 @@ neuron after ``delay`` (a delta, or jump, synapse, as NEST's
 variable of the target's model (a variable with a ``d.../dt`` equation), so
 the compartment is chosen by name: ``v_s`` (soma) or ``v_a`` (apical
 dendrite) of ``bac_pyramidal``; the weight must have that variable's unit.
+A projection with ``plasticity:`` may leave ``variable`` out: its synapses
+then only learn (a dimensionless weight that changes nothing in the target,
+e.g. onto a spike source in a pairing experiment).
 Connectors: :mod:`neurosim.networks.connectors`; weights and delays:
 :mod:`neurosim.networks.values`. Delays are at least one time step and count
 as NEST counts them: an input that arrives at ``t_spike + delay`` can make its
@@ -37,6 +41,7 @@ from typing import Any
 import brian2
 import numpy as np
 from brian2 import amp
+from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.networks.connectors import (
@@ -46,8 +51,9 @@ from neurosim.networks.connectors import (
     connect,
     connector_from_spec,
     expected_synapses,
+    file_array,
 )
-from neurosim.networks.positions import make_positions
+from neurosim.networks.positions import largest_distance, make_positions
 from neurosim.networks.projection_plasticity import (
     PlasticitySpec,
     RecordSpec,
@@ -62,7 +68,7 @@ from neurosim.networks.synapses import (
     on_pre_code,
     post_equations,
 )
-from neurosim.networks.values import ValueSpec, draw, value_from_spec
+from neurosim.networks.values import ValueSpec, evaluate, synapse_values, value_from_spec
 from neurosim.schema import (
     check_identifier,
     check_keys,
@@ -75,6 +81,10 @@ from neurosim.units import unit_name
 #: Longest delay a projection may have (s).
 MAX_DELAY = 10.0
 
+#: Distances at which an expression's values are checked when the protocol
+#: loads, from 0 to the largest possible (every synapse's is checked when built).
+_CHECK_DISTANCES = 4097
+
 __all__ = ["MAX_DELAY", "Projection", "build_projection", "check_projections", "synapse_count"]
 
 
@@ -85,7 +95,8 @@ class Projection:
     name: str
     source: str
     target: str
-    variable: str
+    variable: str | None
+    """The target's variable a spike changes (None: the synapses only learn)."""
     connector: Connector
     weight: ValueSpec
     delay: ValueSpec
@@ -102,6 +113,11 @@ class Projection:
     def same_population(self) -> bool:
         """Source and target are one population (autapses are possible)."""
         return self.source == self.target
+
+    @property
+    def needs_positions(self) -> bool:
+        """Building needs the populations' positions (distance rule or expression)."""
+        return self.connector.rule == "distance" or self.weight.spatial or self.delay.spatial
 
 
 def check_projections(
@@ -139,16 +155,25 @@ def check_projections(
         proj = check_keys(
             proj,
             key,
-            ("source", "target", "variable", "connector", "weight"),
-            ("delay", "synapse", "plasticity", "record"),
+            ("source", "target", "connector", "weight"),
+            ("variable", "delay", "synapse", "plasticity", "record"),
         )
         source, target = (
             check_population(proj[k], populations, f"{key}.{k}") for k in ("source", "target")
         )
         model = models[target]
-        variable = proj["variable"]
+        variable = proj.get("variable")
         synapse, params = _synapse(proj.get("synapse"), f"{key}.synapse")
-        if synapse is None:
+        if variable is None and synapse is None:
+            # synapses that only learn: a weight and its rule, no effect on the
+            # target (spike-pairing experiments onto spike sources)
+            if "plasticity" not in proj:
+                raise NeurosimError(
+                    f"{key}.variable: missing; only a projection with plasticity may leave "
+                    "it out (its synapses then only learn)"
+                )
+            weight_dim = DIMENSIONLESS
+        elif synapse is None:
             var = model.variables.get(variable) if isinstance(variable, str) else None
             if var is None or var.kind != "differential":
                 states = [v.name for v in model.variables.values() if v.kind == "differential"]
@@ -188,16 +213,9 @@ def check_projections(
                 raise NeurosimError(f"{key}.connector: about {count:.3g} synapses, too many")
         weight = value_from_spec(proj["weight"], f"{key}.weight", weight_dim)
         delay = value_from_spec(proj.get("delay", dt), f"{key}.delay", brian2.second)
-        if max(delay.mean(), delay.high if delay.high < float("inf") else 0) > MAX_DELAY:
-            # Brian2 keeps a spike queue as long as the longest delay (in steps)
-            raise NeurosimError(
-                f"{key}.delay: at most {MAX_DELAY:g} s, got {excerpt(proj['delay'])}"
-            )
-        shortest = delay.lowest()
-        if shortest < float(dt) * (1 - 1e-9):
-            raise NeurosimError(
-                f"{key}.delay: delays have to be at least dt ({dt}); got "
-                + (excerpt(proj["delay"]) if delay.kind == "constant" else "no min >= dt")
+        for what, value in (("weight", weight), ("delay", delay)):
+            _check_values(
+                value, what, proj.get(what), connector, populations, source, target, seed, dt, key
             )
         plasticity = (
             check_plasticity(proj["plasticity"], weight_dim, f"{key}.plasticity")
@@ -231,6 +249,77 @@ def check_projections(
     return out
 
 
+def _check_values(
+    value: ValueSpec,
+    what: str,
+    spec: Any,
+    connector: Connector,
+    populations: dict[str, dict],
+    source: str,
+    target: str,
+    seed: int,
+    dt,
+    key: str,
+) -> None:
+    """Check a weight's or delay's values: finite, and delays within [dt, MAX_DELAY].
+
+    A distribution's range is known from its parameters; an expression's
+    values are checked at distances from 0 to the largest the positions allow
+    (and again on every synapse when built), a file's array exactly.
+    """
+    where = f"{key}.{what}"
+    if value.kind == "expression":
+        spatial = pair_positions(populations, source, target, seed, where, "a distance expression")
+        d = np.linspace(0.0, largest_distance(*spatial), _CHECK_DISTANCES)
+        values = evaluate(value, d, f"{where}.expression")
+        low, high = float(values.min()), float(values.max())
+    elif value.kind == "from_file":
+        if connector.rule != "from_file":
+            raise NeurosimError(
+                f"{where}.from_file: reads the connector's file, but the connector's rule is "
+                f"{connector.rule!r} (use rule from_file)"
+            )
+        with np.errstate(over="ignore"):  # an overflow is refused below
+            values = file_array(connector, value.source, f"{where}.from_file")
+            values = values * value.param("unit")
+        if not np.all(np.isfinite(values)):  # finite numbers, but not once in SI units
+            raise NeurosimError(f"{where}.unit: values of {value.source!r} overflow in SI units")
+        low, high = (float(values.min()), float(values.max())) if len(values) else (dt, dt)
+    elif what == "weight":
+        return
+    else:
+        low = value.lowest()
+        high = max(value.mean(), value.high if value.high < float("inf") else 0)
+    if what == "delay":
+        _check_delays(float(low), float(high), value, spec, dt, where)
+
+
+def _check_delays(low: float, high: float, value: ValueSpec, spec: Any, dt, where: str) -> None:
+    """Refuse delays beyond MAX_DELAY or below dt (``low``, ``high``: their range, s)."""
+    if high > MAX_DELAY:
+        # Brian2 keeps a spike queue as long as the longest delay (in steps)
+        if value.kind == "expression":
+            shown = f"up to {high:g} s from {excerpt(value.source)}"
+        elif value.kind == "from_file":
+            shown = f"up to {high:g} s in the file"
+        else:
+            shown = excerpt(spec)
+        raise NeurosimError(f"{where}: at most {MAX_DELAY:g} s, got {shown}")
+    if low < float(dt) * (1 - 1e-9):
+        if value.kind == "constant":
+            got = excerpt(spec)
+        elif value.kind == "expression":
+            got = (
+                f"{low * 1e3:.6g} ms from {excerpt(value.source)} "
+                f"(use maximum(..., {float(dt) * 1e3:g} ms))"
+            )
+        elif value.kind == "from_file":
+            got = f"{low * 1e3:.6g} ms in {value.source!r} of the file"
+        else:
+            got = "no min >= dt"
+        raise NeurosimError(f"{where}: delays have to be at least dt ({dt}); got {got}")
+
+
 def population_positions(populations: dict[str, dict], name: str, seed: int) -> np.ndarray:
     """The positions (n, dims) in metres of a population with ``positions:``."""
     index = list(populations).index(name)
@@ -238,14 +327,23 @@ def population_positions(populations: dict[str, dict], name: str, seed: int) -> 
     return make_positions(spec, populations[name]["n"], np.random.default_rng([seed, 3, index]))
 
 
-def pair_positions(populations: dict[str, dict], source: str, target: str, seed: int, where: str):
-    """``(pre, post, period)`` for a distance connector; one line if they do not fit."""
+def pair_positions(
+    populations: dict[str, dict],
+    source: str,
+    target: str,
+    seed: int,
+    where: str,
+    what: str = "the distance rule",
+):
+    """``(pre, post, period)`` for distances between two populations; one line if they do not fit.
+
+    ``what`` names what needs them in the message (the distance rule, a
+    distance expression).
+    """
     specs = [populations[p].get("positions") for p in (source, target)]
     if None in specs:
         missing = (source, target)[specs.index(None)]
-        raise NeurosimError(
-            f"{where}: the distance rule needs positions: on population {missing!r}"
-        )
+        raise NeurosimError(f"{where}: {what} needs positions: on population {missing!r}")
     if len(specs[0]["extent"]) != len(specs[1]["extent"]):
         raise NeurosimError(f"{where}: positions of {source!r} and {target!r} differ in dimensions")
     if specs[0]["periodic"] != specs[1]["periodic"] or (
@@ -326,7 +424,9 @@ def build_projection(
 ) -> brian2.Synapses:
     """The Brian2 ``Synapses`` of ``proj``, connected, with weights and delays drawn.
 
-    ``rng`` draws the connections, then the weights, then the delays.
+    ``rng`` draws the connections, then the weights, then the delays (an
+    expression of the distance or a file's array draws nothing).
+    ``positions``: ``(pre, post, period)`` when :attr:`Projection.needs_positions`.
     """
     source, target = groups[proj.source], groups[proj.target]
     unit = brian2.get_unit(proj.weight.dimension)
@@ -335,7 +435,7 @@ def build_projection(
     if proj.synapse is None:
         # Brian2 drops the jump while the target is refractory when the variable
         # is flagged (unless refractory), as NEST's iaf_psc_delta does.
-        on_pre = f"{proj.variable}_post += w"
+        on_pre = f"{proj.variable}_post += w" if proj.variable else ""
         namespace = None
     else:
         # the target's state of this projection carries its name (target_inputs)
@@ -363,14 +463,23 @@ def build_projection(
     syn.neurosim_pairs = (i, j)
     if len(i):
         syn.connect(i=i, j=j)
-        syn.w[:] = draw(proj.weight, len(i), rng) * unit
+        where = f"projections.{proj.name}"
+        syn.w[:] = (
+            synapse_values(proj.weight, i, j, rng, f"{where}.weight", positions, proj.connector)
+            * unit
+        )
+        delays = synapse_values(proj.delay, i, j, rng, f"{where}.delay", positions, proj.connector)
+        if proj.delay.spatial:  # checked at sampled distances on load, here on every synapse
+            _check_delays(
+                delays.min(), delays.max(), proj.delay, None, syn.clock.dt, f"{where}.delay"
+            )
         # NEST's delay: an input arriving at t can make the target spike at t.
         # Brian2 applies synaptic input after the threshold test of its step,
         # so the earliest spike it causes is one step later; the pathway's
         # delay is one step shorter to match (the Brunel SR state's 15-step
         # oscillation with D = 1.5 ms becomes 16 steps otherwise).
         step = float(target.clock.dt)
-        syn.delay[:] = np.maximum(draw(proj.delay, len(i), rng) - step, 0.0) * brian2.second
+        syn.delay[:] = np.maximum(delays - step, 0.0) * brian2.second
         for var, value in (proj.synapse.initial if proj.synapse else {}).items():
             setattr(syn, var, value)
     return syn

@@ -94,20 +94,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import yaml
 
 from neurosim._version import __version__
 from neurosim.datasets.order import example_order
 from neurosim.errors import NeurosimError
-from neurosim.plasticity.segregated_dendrite import (
-    BACKPROP_PROBE_CODE,
-    HIDDEN_DELTA_CODE,
-    OUTPUT_DELTA_CODE,
-    SYMMETRIC_LEARN_CODE,
-    SYNAPSE_LEARN_CODE,
-    SYNAPSE_LEARN_CODE_SAME_STEP,
-)
-from neurosim.recording import atomic_path
+from neurosim.model import MODELS_DIR, load_model
+from neurosim.plasticity.segregated_dendrite import SEGREGATED_HIDDEN, SEGREGATED_OUTPUT
 from neurosim.runner import cache_dir as runner_cache_dir
 from neurosim.runner import standalone_folder
 
@@ -130,7 +122,6 @@ __all__ = [
     "train",
 ]
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 #: Phase codes of the per-step schedule.
 FORWARD, TARGET, TEST, IDLE = 0, 1, 2, 3
@@ -329,10 +320,18 @@ def _epoch_rng(seed: int, epoch: int) -> np.random.Generator:
 
 
 def _read_model(name: str) -> dict[str, Any]:
-    with open(MODELS_DIR / f"{name}.yaml") as f:
-        data = yaml.safe_load(f)
-    data["params"] = {k: float(v["value"]) for k, v in data["parameters"].items()}
-    return data
+    """The parts of a shipped model file the network's generated code uses.
+
+    The file goes through :func:`neurosim.model.load_model`, so it is checked
+    like every neuron model (units, equations, threshold, method).
+    """
+    model = load_model(MODELS_DIR / f"{name}.yaml")
+    return {
+        "equations": model.equations,
+        "threshold": model.threshold,
+        "method": model.method,
+        "params": {k: float(p.value) for k, p in model.parameters.items()},
+    }
 
 
 def _models(config: SegregatedConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -722,13 +721,7 @@ def _input_step(same_step: bool = False, spikes: str = "poisson") -> str:
     return code + _STEP_SPIKE + (_PSP_SAME_STEP if same_step else "")
 
 
-_INPUT_END = (
-    _END_HEAD
-    + """
-psp_f = f_end * psp_sum * inv_n + (1 - f_end) * psp_f
-psp_sum = 0
-"""
-)
+_INPUT_END = _END_HEAD + SEGREGATED_HIDDEN.code["input_end"] + "psp_sum = 0\n"
 
 
 def _ring_fold(mem: int, same_step: bool = False) -> str:
@@ -795,39 +788,20 @@ g_I = tgt - g_E
 
 
 def _layer_end(hidden: bool, probe: bool = False) -> str:
-    """Phase-end code of a layer: window averages and the rule's ``delta``.
+    """Phase-end code of a layer: the rule's window averages and ``delta``, then clear the sums.
 
     ``probe``: also keep the last target phase's ``delta`` (``delta_t``) and
     clear the backprop error ``e_bp`` at forward-phase ends (the probe
     monitor reads both just before, see _build).
     """
-    code = (
-        _END_HEAD
-        + """
-C_avg = C_sum * inv_n
-C_f = f_end * C_avg + (1 - f_end) * C_f
-"""
-    )
     if hidden:
         return (
-            code
-            + """
-A_avg = A_sum * inv_n
-alpha = 1.0 / (1.0 + exp(-A_avg))
-alpha_f = f_end * alpha + (1 - f_end) * alpha_f
-alpha_t = t_end * alpha + (1 - t_end) * alpha_t
-psp_f = f_end * psp_sum * inv_n + (1 - f_end) * psp_f
-"""
-            + HIDDEN_DELTA_CODE
+            _END_HEAD
+            + SEGREGATED_HIDDEN.code["end"]
             + "C_sum = 0\nA_sum = 0\npsp_sum = 0\n"
             + (_PROBE_END if probe else "")
         )
-    return (
-        code
-        + "phi_t = t_end * phi_sum * inv_n + (1 - t_end) * phi_t\n"
-        + OUTPUT_DELTA_CODE
-        + "C_sum = 0\nphi_sum = 0\n"
-    )
+    return _END_HEAD + SEGREGATED_OUTPUT.code["end"] + "C_sum = 0\nphi_sum = 0\n"
 
 
 _PROBE_END = """
@@ -1032,11 +1006,16 @@ def _build(
         hidden = m < n_hidden
         model = hidden_model if hidden else output_model
         params = hp if hidden else op
-        g_sum = params["g_L"] + (params["g_B"] + params["g_A"] if hidden else params["g_D"])
-        k = (params["g_B"] if hidden else params["g_D"]) / g_sum
-        lam = params["lambda_max"]
-        p = config.p_hidden_factor / lam if hidden else config.p_final_factor / lam**2
-        namespace = {**common, **params, "eta_P_k": config.learning_rates[m] * p * k}
+        rule = SEGREGATED_HIDDEN if hidden else SEGREGATED_OUTPUT
+        derived = rule.derived(
+            {
+                **params,
+                "eta": config.learning_rates[m],
+                "p_hidden_factor": config.p_hidden_factor,
+                "p_final_factor": config.p_final_factor,
+            }
+        )
+        namespace = {**common, **params, "eta_P_k": derived["eta_P_k"]}
         eqs = model["equations"] + _LAYER_EXTRA + (_HIDDEN_EXTRA if hidden else _OUTPUT_EXTRA)
         probe = bool(config.angle_every) and m == n_hidden - 1
         if probe:
@@ -1138,18 +1117,19 @@ def _build(
     for m, post in enumerate(layers):
         pre = inp if m == 0 else layers[m - 1]
         symmetric = config.symmetric_feedback and m == len(layers) - 1 and n_hidden > 0
+        rule = SEGREGATED_HIDDEN if m < n_hidden else SEGREGATED_OUTPUT
         if m == 0:
-            on_pre = {"spikes": "u0_post += w * s_pre", "learn": "w += delta_post * psp_f_pre"}
+            on_pre = {"spikes": "u0_post += w * s_pre", "learn": rule.code["learn_input"]}
             on_event = {"spikes": "spike", "learn": "learn"}
         else:
             # The probe's backprop error W_out^T delta_out uses w before its update.
-            probe_code = BACKPROP_PROBE_CODE if config.angle_every and m == n_hidden else ""
+            bp_probe = config.angle_every and m == n_hidden
             on_pre = {
                 "spikes": "zb_post += w * s_pre",
                 "expire": "yb_post += w * ex_pre",
-                "learn": probe_code
-                + (SYNAPSE_LEARN_CODE_SAME_STEP if same_step else SYNAPSE_LEARN_CODE)
-                + (SYMMETRIC_LEARN_CODE if symmetric else ""),
+                "learn": (rule.code["backprop_probe"] if bp_probe else "")
+                + rule.code["learn_same_step" if same_step else "learn"]
+                + (rule.code["learn_symmetric"] if symmetric else ""),
             }
             on_event = {"spikes": "spike", "expire": "expire", "learn": "learn"}
         on_post = None
@@ -1572,29 +1552,6 @@ def _collect(
     }
 
 
-def _flatten(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Nested dicts and lists of arrays -> flat ``arrays`` and a JSON layout."""
-    if isinstance(value, dict):
-        return {"d": {k: _flatten(v, f"{key}.{k}", arrays) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"l": [_flatten(v, f"{key}.{k}", arrays) for k, v in enumerate(value)]}
-    if value is None:
-        return {"n": None}
-    arrays[key] = np.asarray(value)
-    return {"a": key}
-
-
-def _unflatten(layout: Any, arrays: dict[str, np.ndarray]) -> Any:
-    if "d" in layout:
-        return {k: _unflatten(v, arrays) for k, v in layout["d"].items()}
-    if "l" in layout:
-        return [_unflatten(v, arrays) for v in layout["l"]]
-    if "n" in layout:
-        return None
-    value = arrays[layout["a"]]
-    return value.item() if value.ndim == 0 else value
-
-
 class Checkpoint(NamedTuple):
     """What :func:`train` keeps after every epoch (see :func:`read_checkpoint`)."""
 
@@ -1617,27 +1574,23 @@ def _save_checkpoint(
 ) -> None:
     """Write the state needed to continue after ``epoch`` epochs, atomically.
 
-    The last epoch's result dict goes in too, so that the final outputs of a
-    run can be written (again) from the checkpoint alone, identical to those
-    of an uninterrupted run.
+    A ``segregated`` checkpoint of :mod:`neurosim.checkpoints` (numpy arrays
+    come back with their dtypes). The last epoch's result dict goes in too, so
+    that the final outputs of a run can be written (again) from the checkpoint
+    alone, identical to those of an uninterrupted run.
     """
-    rng = _epoch_rng(config.seed, epoch)
-    arrays: dict[str, Any] = {
-        "epoch": np.int64(epoch),
-        "test_errors": np.asarray(history, dtype=float),
-        "rng_state": np.asarray(json.dumps(rng.bit_generator.state)),
-        "brian_seed": np.int64(brian_seed(config.seed, epoch)),
-        "config": np.asarray(json.dumps(dataclasses.asdict(config), sort_keys=True)),
-        "provenance": np.asarray(json.dumps({"neurosim": __version__, "time": time.time()})),
-        "outputs_written": np.bool_(outputs_written),
+    from neurosim.checkpoints import save_checkpoint
+
+    state = {
+        "epoch": int(epoch),
+        "test_errors": [float(e) for e in history],
+        "rng_state": _epoch_rng(config.seed, epoch).bit_generator.state,
+        "brian_seed": brian_seed(config.seed, epoch),
+        "weights": weights._asdict(),
+        "last_epoch": last_epoch,
+        "outputs_written": bool(outputs_written),
     }
-    for name, mats in zip(Weights._fields, weights, strict=True):
-        for m, mat in enumerate(mats):
-            arrays[f"{name}_{m}"] = mat
-    layout = _flatten(last_epoch, "last", arrays)
-    arrays["last_layout"] = np.asarray(json.dumps(layout))
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+    save_checkpoint(path, "segregated", state, config=dataclasses.asdict(config))
 
 
 def read_checkpoint(path: str | Path, config: SegregatedConfig) -> Checkpoint:
@@ -1649,33 +1602,23 @@ def read_checkpoint(path: str | Path, config: SegregatedConfig) -> Checkpoint:
         If the file does not read as such a checkpoint (``PATH is truncated or
         not a neurosim checkpoint``) or was written for another config.
     """
-    from neurosim.checkpoints import corrupt_checkpoint, load_npz
+    from neurosim.checkpoints import corrupt_checkpoint, load_checkpoint
 
     path = Path(path)
-    data = load_npz(path, ("config", "epoch", "rng_state", "test_errors"))
+    data = load_checkpoint(
+        path,
+        "segregated",
+        config=dataclasses.asdict(config),
+        # also the names of a checkpoint from before the format (an .npz)
+        keys=("epoch", "test_errors", "rng_state"),
+    )
     try:
-        saved = json.loads(str(data["config"]))
-    except json.JSONDecodeError:
-        raise corrupt_checkpoint(path) from None
-    if saved != json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)):
-        raise NeurosimError(f"{path}: checkpoint was written with a different config")
-    try:
-        n_layers = len(config.layer_sizes)
-        weights = Weights(
-            *(
-                tuple(
-                    data[f"{name}_{m}"] for m in range(n_layers if name in "Wb" else n_layers - 1)
-                )
-                for name in Weights._fields
-            )
-        )
+        weights = Weights(*(tuple(data["weights"][name]) for name in Weights._fields))
         rng = np.random.default_rng()
-        rng.bit_generator.state = json.loads(str(data["rng_state"]))
-        layout = json.loads(str(data["last_layout"])) if "last_layout" in data else {"n": None}
-        last = _unflatten(layout, data)
+        rng.bit_generator.state = data["rng_state"]
         epoch, history = int(data["epoch"]), [float(e) for e in data["test_errors"]]
-        written = bool(data.get("outputs_written", False))
-    except (KeyError, ValueError, TypeError):  # JSONDecodeError is a ValueError
+        last, written = data["last_epoch"], bool(data["outputs_written"])
+    except (KeyError, ValueError, TypeError):
         raise corrupt_checkpoint(path) from None
     return Checkpoint(weights, epoch, rng, history, last, written)
 
@@ -1721,9 +1664,10 @@ def train(
     n_epochs : int
         Total number of epochs (including those done before a resume).
     checkpoint : str or Path, optional
-        ``.npz`` written atomically after every epoch (weights, biases,
-        feedback weights, epoch index, the next epoch's numpy generator state
-        and Brian2 seed, config, test errors, the epoch's result dict).
+        A ``segregated`` checkpoint (:mod:`neurosim.checkpoints`) written
+        atomically after every epoch (weights, biases, feedback weights, epoch
+        index, the next epoch's numpy generator state and Brian2 seed, config,
+        test errors, the epoch's result dict).
     resume : bool
         Continue from ``checkpoint``; a missing checkpoint is an error. A
         checkpoint with ``n_epochs`` or more epochs runs nothing and returns

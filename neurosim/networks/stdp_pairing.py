@@ -3,9 +3,12 @@
 Each condition (repetition frequency ``f``, delay ``delta = t_post - t_pre``)
 gets its own presynaptic and postsynaptic spike source and one synapse
 between them; the presynaptic source fires ``pairings`` times every ``1/f``
-and the postsynaptic one ``delta`` later. All conditions run side by side in
-one Brian2 run (two ``SpikeGeneratorGroup`` s, one ``Synapses``), and the
-result is the weight change of every synapse: ``weight_change`` with dims
+and the postsynaptic one ``delta`` later. The ``training:`` section below is
+shorthand: :func:`pairing_network` expands it into an ordinary simulation
+protocol (two spike-source populations, a ``one_to_one`` projection with the
+rule as its ``plasticity:``, its final weights recorded), which the network
+builder runs like any other, all conditions side by side in one Brian2 run.
+The result is the weight change of every synapse: ``weight_change`` with dims
 ``(frequency, delay)``. Weights start at 0 and the rules are additive, so the
 change is in units of the rule's amplitudes (``0.1`` = 10 % of a unit
 baseline weight).
@@ -37,18 +40,25 @@ from neurosim.errors import NeurosimError
 from neurosim.kinds import protocol_kind
 from neurosim.plasticity.stdp import PARAMETER_SETS, RULES
 from neurosim.plotting import PLOTS, save_figure
-from neurosim.protocol import Protocol
+from neurosim.protocol import Protocol, protocol_from_data
 from neurosim.recording import now
 from neurosim.runner import (
     RunResult,
-    brian2_target,
     protocol_provenance,
+    simulate_dataset,
     write_outputs,
 )
 from neurosim.schema import check_keys, expect
 from neurosim.units import format_quantity, parse_quantity
 
-__all__ = ["pairing_spikes", "plot_stdp_window", "run_pairing", "run_stdp_pairing"]
+__all__ = [
+    "PAIRING_BOUND",
+    "pairing_network",
+    "pairing_spikes",
+    "plot_stdp_window",
+    "run_pairing",
+    "run_stdp_pairing",
+]
 
 
 def pairing_spikes(
@@ -91,6 +101,86 @@ def pairing_spikes(
     )
 
 
+#: Weight bounds of the pairing synapses, far beyond any change of the shipped
+#: parameter sets (at most about 3 unit weights).
+PAIRING_BOUND = 100.0
+
+
+def pairing_network(
+    rule: str,
+    params: dict,
+    delays: b2.Quantity,
+    frequencies: b2.Quantity,
+    pairings: int,
+    dt: b2.Quantity = 1 * b2.ms,
+    target: str = "numpy",
+    seed: int = 0,
+) -> dict:
+    """The pairing experiment as an ordinary ``simulation`` protocol (data).
+
+    Two spike-source populations ``pre`` and ``post`` of one neuron per
+    condition (:func:`pairing_spikes`), a ``one_to_one`` projection
+    ``pairing`` from ``pre`` to ``post`` whose synapses only learn (no
+    ``variable``; weight 0, bounds +-:data:`PAIRING_BOUND`, amplitudes as
+    fractions of it), recording the weights the run ends with. Saved as YAML,
+    ``neurosim run`` runs it.
+    """
+    pre_i, pre_steps, post_i, post_steps, duration = pairing_spikes(
+        delays, frequencies, pairings, dt
+    )
+    n = len(frequencies) * len(delays)
+    step = float(dt)
+
+    def source(indices: np.ndarray, steps: np.ndarray) -> dict:
+        return {
+            "n": n,
+            "spikes": {
+                "neurons": indices.tolist(),
+                "times": {"unit": "second", "values": (steps * step).tolist()},
+            },
+        }
+
+    return {
+        "name": f"stdp_pairing_{rule}",
+        "description": f"{rule} STDP: {pairings} pre/post pairings per (frequency, delay)",
+        "seed": seed,
+        "kind": "simulation",
+        "target": target,
+        "dt": format_quantity(dt),
+        "duration": format_quantity(duration),
+        "populations": {"pre": source(pre_i, pre_steps), "post": source(post_i, post_steps)},
+        "projections": {
+            "pairing": {
+                "source": "pre",
+                "target": "post",
+                "connector": {"rule": "one_to_one"},
+                "weight": 0.0,
+                "plasticity": {
+                    "rule": rule,
+                    **{name: _parameter(params[name]) for name in RULES[rule].parameters},
+                    "w_min": -PAIRING_BOUND,
+                    "w_max": PAIRING_BOUND,
+                },
+                "record": {"variables": ["w"], "at": "end"},
+            }
+        },
+        "output": {"formats": []},
+    }
+
+
+def _parameter(value) -> str:
+    """A rule parameter for a projection whose ``w_max`` is :data:`PAIRING_BOUND`.
+
+    On a projection every weight change is a fraction of ``w_max``; the
+    dimensionless parameters (the amplitudes of pair, triplet and Vogels
+    rules) are divided by ``w_max`` so that the weight changes by the
+    published amounts of a unit baseline weight.
+    """
+    if isinstance(value, b2.Quantity) and not value.is_dimensionless:
+        return format_quantity(value)
+    return format_quantity(float(value) / PAIRING_BOUND)
+
+
 def run_pairing(
     rule: str,
     params: dict,
@@ -102,6 +192,9 @@ def run_pairing(
     seed: int = 0,
 ) -> xr.Dataset:
     """Run every (frequency, delay) pairing condition in one Brian2 run.
+
+    The experiment is built by the network builder from
+    :func:`pairing_network`, like any simulation protocol.
 
     Parameters
     ----------
@@ -125,31 +218,15 @@ def run_pairing(
     xarray.Dataset
         ``weight_change`` (frequency, delay), coordinates in hertz and seconds.
     """
-    spec = RULES[rule]
-    pre_i, pre_steps, post_i, post_steps, duration = pairing_spikes(
-        delays, frequencies, pairings, dt
-    )
-    n = len(frequencies) * len(delays)
-    key = f"stdp_pairing:{rule}:{n}:{len(pre_steps)}"
-    with brian2_target(target, key, seed):
-        pre = b2.SpikeGeneratorGroup(n, pre_i, pre_steps * dt, dt=dt, name="stdp_pre")
-        post = b2.SpikeGeneratorGroup(n, post_i, post_steps * dt, dt=dt, name="stdp_post")
-        synapses = b2.Synapses(
-            pre,
-            post,
-            spec.model,
-            on_pre=spec.on_pre,
-            on_post=spec.on_post,
-            namespace={name: params[name] for name in spec.parameters},
-            dt=dt,
-            name="stdp_synapses",
-        )
-        synapses.connect(j="i")
-        net = b2.Network(pre, post, synapses)
-        net.run(duration, namespace={})
-        # one synapse per condition, in condition order
-        change = np.empty(n)
-        change[np.asarray(synapses.i[:])] = np.asarray(synapses.w[:], float)
+    data = pairing_network(rule, params, delays, frequencies, pairings, dt, target, seed)
+    network = protocol_from_data(data, f"<{data['name']}>")
+    recorded = simulate_dataset(network)
+    weights = recorded["pairing_w"]
+    if float(np.abs(weights).max()) >= PAIRING_BOUND:
+        raise NeurosimError(f"{rule}: a weight change reached the bound {PAIRING_BOUND:g}")
+    # one synapse per condition, numbered by its presynaptic neuron
+    change = np.empty(len(frequencies) * len(delays))
+    change[weights["pairing_pre"].values] = weights.values
     return xr.Dataset(
         {
             "weight_change": xr.DataArray(

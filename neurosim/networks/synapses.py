@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import brian2
-import numpy as np
 from brian2 import Equations, Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError, excerpt
-from neurosim.model import MODELS_DIR, NeuronModel, Parameter, _parse_equations
+from neurosim.model import MODELS_DIR, NeuronModel, Parameter, _parse_equations, _Quiet
 from neurosim.schema import (
     check_keys,
     check_mapping,
@@ -50,6 +49,7 @@ from neurosim.schema import (
 )
 from neurosim.units import (
     check_expression,
+    check_rate_constant,
     check_statements,
     parse_quantity,
     parse_unit,
@@ -59,7 +59,6 @@ from neurosim.units import (
 __all__ = [
     "SYNAPSES_DIR",
     "SynapseModel",
-    "check_rate_constant",
     "input_potential",
     "list_synapse_models",
     "load_synapse_model",
@@ -109,16 +108,6 @@ class SynapseModel:
                 key, parse_quantity(value, f"{where}.{key}", dim), f"{where}.{key}"
             )
         return values
-
-
-def check_rate_constant(name: str, value, where: str):
-    """A finite parameter value; a time (a time constant) has to be > 0 as well."""
-    number = float(np.asarray(value, dtype=float))
-    if not np.isfinite(number):
-        raise NeurosimError(f"{where}: has to be finite, got {excerpt(value)}")
-    if getattr(value, "dim", DIMENSIONLESS) is brian2.second.dim and number <= 0:
-        raise NeurosimError(f"{where}: the time {name!r} has to be > 0, got {excerpt(value)}")
-    return value
 
 
 def find_synapse_model(name: str | Path) -> Path:
@@ -218,29 +207,32 @@ def _check_units(model: SynapseModel) -> None:
 
     where = str(model.path)
     namespace = {k: p.value for k, p in model.parameters.items()}
-    try:
-        target = brian2.NeuronGroup(
-            1,
-            Equations(model.post) + Equations(f"V : volt\nI_check = {model.current} : amp"),
-            namespace=namespace,
-        )
-        target.equations.check_units(target, run_namespace=namespace)
-        syn = brian2.Synapses(
-            target,
-            target,
-            model=f"w : {unit_name(model.weight)}\n{model.synapse}",
-            namespace=namespace,
-        )
-        # never run: owned by "a network" so that Brian2 does not warn when they are freed
-        for obj in (target, *target.contained_objects, syn, *syn.contained_objects):
-            obj._network = 0
-        ids = brian2.utils.stringtools.get_identifiers(model.on_pre)
-        variables = syn.resolve_all(ids, run_namespace=namespace)
-        check_units_statements(model.on_pre, variables)
-    except brian2.DimensionMismatchError as err:
-        raise NeurosimError(f"{where}: inconsistent units: {str(err).splitlines()[0]}") from None
-    except (KeyError, ValueError, TypeError, SyntaxError) as err:
-        raise NeurosimError(f"{where}: {str(err).splitlines()[0]}") from None
+    with _Quiet():  # scratch objects: on the runtime device, never run
+        try:
+            target = brian2.NeuronGroup(
+                1,
+                Equations(model.post) + Equations(f"V : volt\nI_check = {model.current} : amp"),
+                namespace=namespace,
+            )
+            target.equations.check_units(target, run_namespace=namespace)
+            syn = brian2.Synapses(
+                target,
+                target,
+                model=f"w : {unit_name(model.weight)}\n{model.synapse}",
+                namespace=namespace,
+            )
+            # never run: owned by "a network" so that Brian2 does not warn when they are freed
+            for obj in (target, *target.contained_objects, syn, *syn.contained_objects):
+                obj._network = 0
+            ids = brian2.utils.stringtools.get_identifiers(model.on_pre)
+            variables = syn.resolve_all(ids, run_namespace=namespace)
+            check_units_statements(model.on_pre, variables)
+        except brian2.DimensionMismatchError as err:
+            raise NeurosimError(
+                f"{where}: inconsistent units: {str(err).splitlines()[0]}"
+            ) from None
+        except (KeyError, ValueError, TypeError, SyntaxError) as err:
+            raise NeurosimError(f"{where}: {str(err).splitlines()[0]}") from None
 
 
 def input_potential(model: NeuronModel, variable: str) -> str:

@@ -35,11 +35,16 @@ Diagnostics of one step (the network records them every step):
   alignment drives it below 90 degrees ("the forward weights come to align
   with the feedback weights").
 
-The Brian2 code strings below are what :mod:`neurosim.networks.linear_fa`
-runs: summed synaptic variables make the forward and the backward pass and
-synaptic ``run_regularly`` statements apply the updates, so a whole training
-run is one Brian2 ``run()``. :func:`init_state` and :func:`step` are the same
-rule in numpy, for checking what Brian2 applied.
+The rule is the :class:`~neurosim.plasticity.rule.PlasticityRule`
+:data:`FEEDBACK_ALIGNMENT`. Its Brian2 code is what
+:mod:`neurosim.networks.linear_fa` runs: summed synaptic variables make the
+forward and the backward pass and synaptic ``run_regularly`` statements apply
+the updates, so a whole training run is one Brian2 ``run()``. Roles:
+``hidden_synapses`` and ``feedback_synapses`` (synapse equations),
+``signal_<variant>`` (the hidden group's ``delta`` for each of
+:data:`VARIANTS`), ``hidden_update`` and ``output_update``. Its one parameter
+is the learning rate ``eta``. :func:`init_state` and :func:`step` are the same
+rule in numpy, the reference.
 """
 
 from __future__ import annotations
@@ -48,7 +53,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neurosim.plasticity.rule import CheckResult, PlasticityRule, numpy_target
+
 __all__ = [
+    "FEEDBACK_ALIGNMENT",
     "FEEDBACK_SYNAPSE_EQS",
     "HIDDEN_SIGNAL",
     "HIDDEN_SYNAPSE_EQS",
@@ -174,3 +182,90 @@ def step(
     ]
     new = FAState(W1 + learning_rate * np.outer(delta, x), W2 + learning_rate * np.outer(e, h), B)
     return new, FAStep(e, delta, delta_bp, y)
+
+
+def _check(rule: PlasticityRule, rng: np.random.Generator) -> CheckResult:
+    """A few steps of every variant in a 3-4-2 network: Brian2's weights and :func:`step`'s.
+
+    The network is :mod:`neurosim.networks.linear_fa`'s without its
+    diagnostics and noise: the teaching target is drawn directly.
+    """
+    import brian2 as b2
+
+    sizes, steps, dt = (3, 4, 2), 3, 1 * b2.ms
+    # a rate large enough that the updates are far above rounding
+    eta = rule.parameters["eta"] * rng.uniform(5.0, 20.0)
+    start = init_state(rng, sizes, 0.5, 0.5)
+    inputs = rng.normal(0.0, 1.0, (steps, sizes[0]))
+    targets = rng.normal(0.0, 1.0, (steps, sizes[2]))
+    got, want = {}, {}
+    with numpy_target():
+        for variant in VARIANTS:
+            W1, W2 = _run_check_network(rule, variant, start, inputs, targets, eta, dt)
+            got |= {f"{variant}.W1": W1, f"{variant}.W2": W2}
+    for variant in VARIANTS:
+        state = start
+        for x, y in zip(inputs, targets, strict=True):
+            state, _ = rule.reference(state, x, y, variant=variant, learning_rate=eta)
+        want |= {f"{variant}.W1": state.W1, f"{variant}.W2": state.W2}
+    return got, want
+
+
+def _run_check_network(rule, variant, start, inputs, targets, eta, dt):
+    """Build and run one variant's check network; the final (W1, W2)."""
+    import brian2 as b2
+
+    (n_hid, n_in), n_out = start.W1.shape, start.W2.shape[0]
+    namespace = rule.namespace({"eta": eta})
+    x = b2.NeuronGroup(n_in, "x : 1", dt=dt)
+    x.run_regularly("x = check_x(t, i)", when="start")
+    x.namespace["check_x"] = b2.TimedArray(inputs, dt=dt)
+    hid = b2.NeuronGroup(
+        n_hid,
+        f"h : 1\ndelta_fa : 1\ndelta_bp : 1\ndelta = {rule.code['signal_' + variant]} : 1",
+        dt=dt,
+    )
+    out = b2.NeuronGroup(
+        n_out, "y : 1\ny_target : 1\nerr = y_target - y : 1\nwB : 1\nww : 1", dt=dt
+    )
+    out.run_regularly("y_target = check_y(t, i)", when="start")
+    out.namespace["check_y"] = b2.TimedArray(targets, dt=dt)
+    s_hid = b2.Synapses(x, hid, rule.code["hidden_synapses"], namespace=namespace, dt=dt)
+    s_hid.connect()
+    s_hid.w = start.W1[s_hid.j[:], s_hid.i[:]]
+    s_out = b2.Synapses(hid, out, rule.code["feedback_synapses"], namespace=namespace, dt=dt)
+    s_out.connect()
+    s_out.w = start.W2[s_out.j[:], s_out.i[:]]
+    s_out.B = start.B[s_out.i[:], s_out.j[:]]
+    # forward, then backward (Brian2 would run each summed variable just
+    # before its target group, in no chain)
+    s_hid.summed_updaters["h_post"].order = 0
+    s_out.summed_updaters["y_post"].order = 1
+    for name in ("delta_fa_pre", "delta_bp_pre", "wB_post", "ww_post"):
+        s_out.summed_updaters[name].order = 2
+    s_out.run_regularly(rule.code["output_update"], when="synapses")
+    s_hid.run_regularly(rule.code["hidden_update"], when="synapses")
+    net = b2.Network(x, hid, out, s_hid, s_out)
+    net.run(len(inputs) * dt, namespace={})
+    W1, W2 = np.empty_like(start.W1), np.empty_like(start.W2)
+    W1[s_hid.j[:], s_hid.i[:]] = s_hid.w[:]
+    W2[s_out.j[:], s_out.i[:]] = s_out.w[:]
+    return W1, W2
+
+
+#: The rule: one object for the three variants (the network picks the
+#: hidden signal by variant; the check runs all three).
+FEEDBACK_ALIGNMENT = PlasticityRule(
+    name="feedback_alignment",
+    code={
+        "hidden_synapses": HIDDEN_SYNAPSE_EQS,
+        "feedback_synapses": FEEDBACK_SYNAPSE_EQS,
+        **{f"signal_{variant}": signal for variant, signal in HIDDEN_SIGNAL.items()},
+        "hidden_update": HIDDEN_UPDATE_CODE,
+        "output_update": OUTPUT_UPDATE_CODE,
+    },
+    # neurosim.networks.linear_fa's default learning rate
+    parameters={"eta": 0.005},
+    reference=step,
+    harness=_check,
+)

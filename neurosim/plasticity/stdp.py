@@ -36,6 +36,11 @@ Spikes that coincide are handled presynaptic first (Brian2 runs the ``pre``
 pathway before the ``post`` pathway), i.e. ``delta = 0`` counts as
 pre-before-post; :func:`reference_weight_change` uses the same convention.
 
+Each rule is an :class:`STDPRule` (:data:`PAIR_RULE`, :data:`TRIPLET_RULE`,
+:data:`VOGELS_RULE`, by name in :data:`RULES`): its ``model``/``on_pre``/
+``on_post`` code, its parameters with the defaults of :data:`DEFAULTS`, and
+:func:`reference_weight_change` as its numpy reference.
+
 Parameter sets (:data:`PARAMETER_SETS`; all with ``tau_plus = 16.8 ms`` and
 ``tau_minus = 33.7 ms``, the Bi & Poo 1998 window fits used by Pfister &
 Gerstner):
@@ -59,11 +64,13 @@ Gerstner):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 
 import numpy as np
 from brian2 import Hz, Quantity, ms
+
+from neurosim.plasticity.rule import CheckResult, PlasticityRule, numpy_target
 
 __all__ = [
     "DEFAULTS",
@@ -78,76 +85,31 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class STDPRule:
-    """An STDP rule as Brian2 ``Synapses`` code."""
+class STDPRule(PlasticityRule):
+    """A spike-timing rule: code roles ``model``, ``on_pre`` and ``on_post``.
 
-    name: str
-    model: str
-    """Synapse equations: the weight ``w`` and the event-driven traces."""
-    on_pre: str
-    """Statements run at a presynaptic spike."""
-    on_post: str
-    """Statements run at a postsynaptic spike."""
-    parameters: tuple[str, ...]
-    """Names the code needs in its namespace."""
+    A :class:`~neurosim.plasticity.rule.PlasticityRule` whose code is what a
+    Brian2 ``Synapses`` takes; projections
+    (:mod:`neurosim.networks.projection_plasticity`) accept exactly these
+    rules. ``code["model"]`` declares the weight ``w`` (dimensionless) and the
+    event-driven traces; ``code["on_pre"]`` and ``code["on_post"]`` run at a
+    presynaptic and a postsynaptic spike.
+    """
 
+    @property
+    def model(self) -> str:
+        """Synapse equations: the weight ``w`` and the event-driven traces."""
+        return self.code["model"]
 
-PAIR_RULE = STDPRule(
-    name="pair",
-    model="""
-w : 1
-dr1/dt = -r1 / tau_plus : 1 (event-driven)
-do1/dt = -o1 / tau_minus : 1 (event-driven)
-""",
-    on_pre="w -= A2_minus * o1\nr1 += 1",
-    on_post="w += A2_plus * r1\no1 += 1",
-    parameters=("tau_plus", "tau_minus", "A2_plus", "A2_minus"),
-)
+    @property
+    def on_pre(self) -> str:
+        """Statements run at a presynaptic spike."""
+        return self.code["on_pre"]
 
-TRIPLET_RULE = STDPRule(
-    name="triplet",
-    model="""
-w : 1
-dr1/dt = -r1 / tau_plus : 1 (event-driven)
-dr2/dt = -r2 / tau_x : 1 (event-driven)
-do1/dt = -o1 / tau_minus : 1 (event-driven)
-do2/dt = -o2 / tau_y : 1 (event-driven)
-""",
-    # the weight change reads r2 / o2 before this spike's own increment
-    on_pre="w -= o1 * (A2_minus + A3_minus * r2)\nr1 += 1\nr2 += 1",
-    on_post="w += r1 * (A2_plus + A3_plus * o2)\no1 += 1\no2 += 1",
-    parameters=(
-        "tau_plus",
-        "tau_minus",
-        "tau_x",
-        "tau_y",
-        "A2_plus",
-        "A2_minus",
-        "A3_plus",
-        "A3_minus",
-    ),
-)
-
-#: Inhibitory STDP of Vogels, Sprekeler, Zenke, Clopath & Gerstner (2011,
-#: Science 334:1569): a symmetric window; every presynaptic spike also
-#: depresses by ``alpha = 2 rho0 tau_stdp`` (``rho0``: the target rate), so
-#: inhibition grows until the postsynaptic rate is ``rho0``.
-VOGELS_RULE = STDPRule(
-    name="vogels",
-    model="""
-w : 1
-dr1/dt = -r1 / tau_stdp : 1 (event-driven)
-do1/dt = -o1 / tau_stdp : 1 (event-driven)
-""",
-    # r1: presynaptic trace, o1: postsynaptic trace, as in the pair rule
-    on_pre="r1 += 1\nw += eta * (o1 - 2 * rho0 * tau_stdp)",
-    on_post="o1 += 1\nw += eta * r1",
-    parameters=("tau_stdp", "eta", "rho0"),
-)
-
-#: Rules by name.
-RULES = MappingProxyType({"pair": PAIR_RULE, "triplet": TRIPLET_RULE, "vogels": VOGELS_RULE})
+    @property
+    def on_post(self) -> str:
+        """Statements run at a postsynaptic spike."""
+        return self.code["on_post"]
 
 
 _BI_POO = {"tau_plus": 16.8 * ms, "tau_minus": 33.7 * ms}
@@ -249,10 +211,15 @@ def reference_weight_change(
     return w
 
 
+def _vogels_derived(params: Mapping[str, Quantity | float]) -> dict[str, float]:
+    """Vogels et al.'s depression per presynaptic spike, ``alpha = 2 rho0 tau_stdp``."""
+    return {"alpha": float(2 * params["rho0"] * params["tau_stdp"])}
+
+
 def _vogels_reference(pre: Quantity, post: Quantity, params: dict[str, Quantity | float]) -> float:
     """Vogels et al. (2011): ``w += eta (o1 - 2 rho0 tau)`` at pre, ``w += eta r1`` at post."""
     tau = float(params["tau_stdp"] / ms)
-    eta, alpha = float(params["eta"]), float(2 * params["rho0"] * params["tau_stdp"])
+    eta, alpha = float(params["eta"]), float(_vogels_derived(params)["alpha"])
     events = sorted(
         [(float(t / ms), 0) for t in np.atleast_1d(pre)]
         + [(float(t / ms), 1) for t in np.atleast_1d(post)]
@@ -280,4 +247,131 @@ DEFAULTS: MappingProxyType[str, dict[str, Quantity | float]] = MappingProxyType(
         "triplet": PARAMETER_SETS["visual_cortex"][1],
         "vogels": {"tau_stdp": 20 * ms, "eta": 1e-2, "rho0": 3 * Hz},
     }
+)
+
+
+def _reference(name: str):
+    """:func:`reference_weight_change` of rule ``name``: ``(pre, post, params) -> change``."""
+
+    def reference(pre: Quantity, post: Quantity, params: dict[str, Quantity | float]) -> float:
+        return reference_weight_change(pre, post, name, params)
+
+    reference.__doc__ = f"Weight change of one synapse under the {name} rule (numpy reference)."
+    return reference
+
+
+#: Time step and length (in steps) of the check's spike trains.
+_CHECK_DT, _CHECK_STEPS, _CHECK_SYNAPSES = 0.1 * ms, 400, 8
+
+
+def _check(rule: PlasticityRule, rng: np.random.Generator) -> CheckResult:
+    """Random spike trains on independent synapses: Brian2's weights and the reference's.
+
+    Synapse ``c`` connects presynaptic neuron ``c`` to postsynaptic neuron
+    ``c``; each side fires 1-10 spikes on the grid of a 40 ms run, and
+    synapse 0's trains coincide spike for spike (the pre-first convention).
+    The parameters are the defaults scaled by factors in [0.5, 2], so that a
+    parameter the code reads under the wrong name would show.
+    """
+    import brian2 as b2
+
+    params = {k: v * rng.uniform(0.5, 2.0) for k, v in rule.parameters.items()}
+
+    def train() -> np.ndarray:
+        """1-10 spike steps, distinct (a source spikes at most once per step)."""
+        return np.sort(rng.choice(np.arange(1, _CHECK_STEPS), rng.integers(1, 11), replace=False))
+
+    trains = []
+    for c in range(_CHECK_SYNAPSES):
+        pre = train()
+        trains.append((pre, pre if c == 0 else train()))
+    indices = np.arange(_CHECK_SYNAPSES)
+    with numpy_target():
+        sources = [
+            b2.SpikeGeneratorGroup(
+                _CHECK_SYNAPSES,
+                np.repeat(indices, [len(t[side]) for t in trains]),
+                np.concatenate([t[side] for t in trains]) * _CHECK_DT,
+                dt=_CHECK_DT,
+            )
+            for side in (0, 1)
+        ]
+        synapses = b2.Synapses(
+            *sources,
+            rule.code["model"],
+            on_pre=rule.code["on_pre"],
+            on_post=rule.code["on_post"],
+            namespace=rule.namespace(params),
+            dt=_CHECK_DT,
+        )
+        synapses.connect(j="i")
+        net = b2.Network(*sources, synapses)
+        net.run((_CHECK_STEPS + 1) * _CHECK_DT, namespace={})
+        w = np.empty(_CHECK_SYNAPSES)
+        w[np.asarray(synapses.i[:])] = np.asarray(synapses.w[:], float)
+    want = [rule.reference(pre * _CHECK_DT, post * _CHECK_DT, params) for pre, post in trains]
+    return {"w": w}, {"w": np.array(want)}
+
+
+PAIR_RULE = STDPRule(
+    name="pair",
+    code={
+        "model": """
+w : 1
+dr1/dt = -r1 / tau_plus : 1 (event-driven)
+do1/dt = -o1 / tau_minus : 1 (event-driven)
+""",
+        "on_pre": "w -= A2_minus * o1\nr1 += 1",
+        "on_post": "w += A2_plus * r1\no1 += 1",
+    },
+    parameters=DEFAULTS["pair"],
+    reference=_reference("pair"),
+    harness=_check,
+)
+
+TRIPLET_RULE = STDPRule(
+    name="triplet",
+    code={
+        "model": """
+w : 1
+dr1/dt = -r1 / tau_plus : 1 (event-driven)
+dr2/dt = -r2 / tau_x : 1 (event-driven)
+do1/dt = -o1 / tau_minus : 1 (event-driven)
+do2/dt = -o2 / tau_y : 1 (event-driven)
+""",
+        # the weight change reads r2 / o2 before this spike's own increment
+        "on_pre": "w -= o1 * (A2_minus + A3_minus * r2)\nr1 += 1\nr2 += 1",
+        "on_post": "w += r1 * (A2_plus + A3_plus * o2)\no1 += 1\no2 += 1",
+    },
+    parameters=DEFAULTS["triplet"],
+    reference=_reference("triplet"),
+    harness=_check,
+)
+
+#: Inhibitory STDP of Vogels, Sprekeler, Zenke, Clopath & Gerstner (2011,
+#: Science 334:1569): a symmetric window; every presynaptic spike also
+#: depresses by ``alpha = 2 rho0 tau_stdp`` (``rho0``: the target rate), so
+#: inhibition grows until the postsynaptic rate is ``rho0``.
+VOGELS_RULE = STDPRule(
+    name="vogels",
+    code={
+        "model": """
+w : 1
+dr1/dt = -r1 / tau_stdp : 1 (event-driven)
+do1/dt = -o1 / tau_stdp : 1 (event-driven)
+""",
+        # r1: presynaptic trace, o1: postsynaptic trace, as in the pair rule;
+        # alpha written out, so that the code needs the parameters only
+        "on_pre": "r1 += 1\nw += eta * (o1 - 2 * rho0 * tau_stdp)",
+        "on_post": "o1 += 1\nw += eta * r1",
+    },
+    parameters=DEFAULTS["vogels"],
+    reference=_reference("vogels"),
+    harness=_check,
+    derive=_vogels_derived,
+)
+
+#: The spike-timing rules by name (those a projection's ``plasticity:`` names).
+RULES: MappingProxyType[str, STDPRule] = MappingProxyType(
+    {rule.name: rule for rule in (PAIR_RULE, TRIPLET_RULE, VOGELS_RULE)}
 )

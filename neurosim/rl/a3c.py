@@ -62,7 +62,7 @@ import torch.multiprocessing as mp
 import xarray as xr
 from torch import nn
 
-from neurosim.checkpoints import missing_checkpoint, save_torch
+from neurosim.checkpoints import load_checkpoint, save_checkpoint
 from neurosim.errors import NeurosimError
 from neurosim.memory import check_workers
 from neurosim.rl.common import (
@@ -70,13 +70,25 @@ from neurosim.rl.common import (
     Controller,
     RunLog,
     StopSignals,
+    checkpoint_path,
     evaluate,
-    load_checkpoint,
     make_env,
     mlp,
 )
+from neurosim.rl.common import load_controller as _load_controller
 
-__all__ = ["TUNED", "A3CConfig", "for_env", "load_controller", "train"]
+__all__ = ["RESUMABLE", "TUNED", "A3CConfig", "for_env", "load_controller", "train"]
+
+#: Config fields a resumed run may change (they do not change what the saved state means).
+RESUMABLE = (
+    "total_steps",
+    "workers",
+    "eval_episodes",
+    "eval_every",
+    "stop_return",
+    "checkpoint_every",
+    "loss_every",
+)
 
 
 @dataclass(frozen=True)
@@ -597,9 +609,7 @@ def train(
         The run log (episodes, losses, evaluations) as written to ``metrics.nc``.
     """
     out = Path(out)
-    path = out / "checkpoint.pt"
-    if resume and not path.exists():
-        raise missing_checkpoint(path)
+    path = checkpoint_path(out, resume)
     # Seeded initialisation without resetting the caller's global torch RNG.
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
@@ -608,7 +618,13 @@ def train(
     log = RunLog("a3c", config)
     start_step = 0
     if resume:
-        state = _load(path)
+        state = load_checkpoint(
+            path,
+            "a3c",
+            config=dataclasses.asdict(config),
+            may_differ=RESUMABLE,
+            keys=("step", "actor", "critic", "square_avg", "log"),
+        )
         try:
             shared.load_state(state)
             for s, saved in zip(square_avg, state["square_avg"], strict=True):
@@ -765,24 +781,18 @@ def _save(
     log: RunLog,
     step: int,
 ) -> None:
-    config_dict = dataclasses.asdict(config)
-    config_dict["hidden"] = list(config.hidden)
-    save_torch(
+    save_checkpoint(
         path,
+        "a3c",
         {
-            "algorithm": "a3c",
             "step": int(step),
             **shared.state(),
             "square_avg": [s.clone() for s in square_avg],
             "log": log.state(),
-            "config": config_dict,
             "controller": shared.controller().state(),
         },
+        config=dataclasses.asdict(config),
     )
-
-
-def _load(path: Path) -> dict[str, Any]:
-    return load_checkpoint(path, "algorithm", "a3c", "an A3C")
 
 
 def load_controller(checkpoint: str | Path) -> Controller:
@@ -796,15 +806,9 @@ def load_controller(checkpoint: str | Path) -> Controller:
     Raises
     ------
     NeurosimError
-        If the file is missing, does not load with ``weights_only=True`` or is
-        not an A3C checkpoint.
+        If the file is missing or is not an A3C checkpoint.
     """
-    path = Path(checkpoint)
-    state = _load(path)
-    try:
-        return Controller.from_state(state["controller"])
-    except (KeyError, NeurosimError) as err:
-        raise NeurosimError(f"{path}: no controller in the checkpoint ({err})") from None
+    return _load_controller(checkpoint, "a3c")[0]
 
 
 def _progress_bar(total: int, initial: int):

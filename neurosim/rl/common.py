@@ -32,17 +32,24 @@ import xarray as xr
 from torch import nn
 
 from neurosim.atomic import atomic_path
+from neurosim.checkpoints import (
+    corrupt_checkpoint,
+    load_checkpoint,
+    missing_checkpoint,
+    save_checkpoint,
+)
 from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
 
 __all__ = [
     "ACTIVATIONS",
+    "CONTROLLER_KINDS",
     "Controller",
     "RunLog",
     "StopSignals",
+    "checkpoint_path",
     "evaluate",
     "export_controller",
-    "load_checkpoint",
     "load_controller",
     "make_env",
     "mlp",
@@ -193,53 +200,51 @@ class Controller:
             raise NeurosimError(f"not a controller state ({err})") from None
 
 
-def load_controller(checkpoint: str | Path) -> tuple[Controller, dict[str, Any]]:
-    """The actor of a training checkpoint (any algorithm) and the run's config.
+#: Checkpoint kinds that hold an actor: the trainers' and :func:`export_controller`'s.
+CONTROLLER_KINDS = ("a3c", "ddpg", "controller")
+
+
+def checkpoint_path(out: str | Path, resume: bool) -> Path:
+    """A trainer's checkpoint in its output folder; ``--resume`` needs it to exist."""
+    path = Path(out) / "checkpoint.pt"
+    if resume and not path.exists():
+        raise missing_checkpoint(path)
+    return path
+
+
+def load_controller(
+    checkpoint: str | Path, kind: str | tuple[str, ...] = CONTROLLER_KINDS
+) -> tuple[Controller, dict[str, Any]]:
+    """The actor of an RL checkpoint and the config of the run that trained it.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        A trainer's ``checkpoint.pt`` or a file of :func:`export_controller`.
+    kind : str or tuple of str
+        The checkpoint kinds accepted (default: all of :data:`CONTROLLER_KINDS`).
 
     Raises
     ------
     NeurosimError
-        If the file is missing or is not an RL checkpoint.
+        If the file is missing or is not such a checkpoint.
     """
-    from neurosim.checkpoints import corrupt_checkpoint, load_torch
-
     path = Path(checkpoint)
-    state = load_torch(path, ("controller", "config"))
+    state = load_checkpoint(path, kind, keys=("controller",))
     try:
         return Controller.from_state(state["controller"]), dict(state["config"])
     except (NeurosimError, TypeError, ValueError):
         raise corrupt_checkpoint(path) from None
 
 
-def load_checkpoint(path: str | Path, key: str, value: Any, what: str) -> dict[str, Any]:
-    """A trainer's own checkpoint: a torch checkpoint whose ``key`` holds ``value``.
-
-    Raises
-    ------
-    NeurosimError
-        If the file is missing or unreadable, or ``key`` holds another value
-        (``what`` names the expected kind, e.g. ``"an A3C"``).
-    """
-    from neurosim.checkpoints import load_torch
-
-    state = load_torch(path, (key,))
-    if state[key] != value:
-        raise NeurosimError(
-            f"{path}: not {what} checkpoint ({key} {state[key]!r}, {value!r} expected)"
-        )
-    return state
-
-
 def export_controller(checkpoint: str | Path, path: str | Path) -> Path:
     """Write only the actor and the config of a training checkpoint (a small file to share).
 
-    The result loads with :func:`load_controller` like the checkpoint itself.
+    The result, a ``controller`` checkpoint, loads with :func:`load_controller`
+    like the checkpoint itself.
     """
-    from neurosim.checkpoints import save_torch
-
     controller, config = load_controller(checkpoint)
-    save_torch(path, {"controller": controller.state(), "config": config})
-    return Path(path)
+    return save_checkpoint(path, "controller", {"controller": controller.state()}, config=config)
 
 
 def evaluate(

@@ -41,18 +41,19 @@ import xarray as xr
 from torch import nn
 
 from neurosim.bridges.feedback import convert
-from neurosim.checkpoints import missing_checkpoint, save_torch
+from neurosim.checkpoints import load_checkpoint, save_checkpoint
 from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
 from neurosim.rl.common import (
     Controller,
     RunLog,
     StopSignals,
+    checkpoint_path,
     evaluate,
-    load_checkpoint,
     make_env,
     mlp,
 )
+from neurosim.rl.common import load_controller as _load_controller
 
 __all__ = [
     "RESUMABLE",
@@ -67,7 +68,7 @@ __all__ = [
 
 RULES = ("backprop", "fa")
 NOISES = ("ou", "gaussian")
-#: Config fields a resumed run may change (they do not change what is learned).
+#: Config fields a resumed run may change (they do not change what the saved state means).
 RESUMABLE = (
     "total_steps",
     "eval_every",
@@ -76,7 +77,6 @@ RESUMABLE = (
     "checkpoint_every",
     "log_every",
 )
-_FORMAT = "neurosim.rl.ddpg/1"
 
 
 @dataclass(frozen=True)
@@ -409,20 +409,6 @@ def _float_tensors(module: nn.Module) -> list[torch.Tensor]:
     return [t for t in module.state_dict().values() if t.is_floating_point()]
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return load_checkpoint(path, "format", _FORMAT, "a DDPG")
-
-
-def _check_resume(config: DDPGConfig, saved: dict[str, Any], path: Path) -> None:
-    for key, value in dataclasses.asdict(config).items():
-        old = saved.get(key)
-        old = tuple(old) if isinstance(old, list | tuple) else old
-        if key not in RESUMABLE and old != value:
-            raise NeurosimError(
-                f"{path}: cannot resume with {key}={value!r}, the checkpoint has {old!r}"
-            )
-
-
 def load_controller(checkpoint: str | Path) -> Controller:
     """The trained actor of a DDPG checkpoint as a :class:`Controller`.
 
@@ -436,8 +422,7 @@ def load_controller(checkpoint: str | Path) -> Controller:
     NeurosimError
         When the file is missing or not a DDPG checkpoint (the message names it).
     """
-    path = Path(checkpoint)
-    return Controller.from_state(_load(path)["controller"])
+    return _load_controller(checkpoint, "ddpg")[0]
 
 
 def train(
@@ -478,9 +463,7 @@ def train(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     out = Path(out)
-    path = out / "checkpoint.pt"
-    if resume and not path.exists():
-        raise missing_checkpoint(path)
+    path = checkpoint_path(out, resume)
 
     env = make_env(config.env_id)
     space = env.action_space
@@ -514,8 +497,13 @@ def train(
     step = updates = 0
 
     if resume:
-        state = _load(path)
-        _check_resume(config, state["config"], path)
+        state = load_checkpoint(
+            path,
+            "ddpg",
+            config=dataclasses.asdict(config),
+            may_differ=RESUMABLE,
+            keys=("step", "updates", "actor", "critic", "replay", "log"),
+        )
         for module, key in [
             (actor, "actor"),
             (critic, "critic"),
@@ -535,13 +523,12 @@ def train(
     critic_tensors, critic_target_tensors = _float_tensors(critic), _float_tensors(critic_target)
 
     def checkpoint() -> None:
-        save_torch(
+        save_checkpoint(
             path,
+            "ddpg",
             {
-                "format": _FORMAT,
                 "step": step,
                 "updates": updates,
-                "config": dataclasses.asdict(config),
                 "actor": actor.state_dict(),
                 "critic": critic.state_dict(),
                 "actor_target": actor_target.state_dict(),
@@ -555,6 +542,7 @@ def train(
                 "log": log.state(),
                 "controller": _controller(actor, low, high).state(),
             },
+            config=dataclasses.asdict(config),
         )
 
     def update() -> tuple[float, float]:
