@@ -18,7 +18,14 @@ What translates, and what does not (a clear error names the key):
   (``pairwise_bernoulli``), ``fixed_indegree``, ``fixed_outdegree``,
   ``fixed_total_number`` with the autapse and multapse flags;
 - ``poisson`` stimuli onto ``v``: one ``poisson_generator`` of rate
-  ``n_inputs x rate`` per population, weight as given, delay ``dt``.
+  ``n_inputs x rate`` per population, weight as given, delay ``dt``;
+- ``plasticity: {rule: pair}`` with ``w_min = 0`` -> ``stdp_synapse``
+  (:func:`_stdp_params`: additive, ``lambda = A2_plus``,
+  ``alpha = A2_minus / A2_plus``, ``Wmax = w_max``, the target population's
+  ``tau_minus``), relayed through ``parrot_neuron`` s so that the delay is
+  axonal, as in neurosim (:func:`_connect_plastic`), and the final weights of
+  a sample of its connections when the projection's ``record`` holds ``w``
+  (:attr:`NestRun.weights`).
 
 Both drop input that reaches a neuron while it is refractory (NEST's
 ``iaf_psc_delta`` default; Brian2 does not change a variable flagged
@@ -34,6 +41,7 @@ import numpy as np
 from brian2 import Quantity, amp, farad, second, siemens, volt
 
 from neurosim.errors import NeurosimError
+from neurosim.networks.projections import synapse_count
 from neurosim.protocol import Protocol
 from neurosim.units import parse_quantity
 
@@ -65,6 +73,11 @@ class NestRun(NamedTuple):
     """Wall time of ``nest.Simulate`` (s)."""
     version: str
     """NEST's version."""
+    weights: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    """Per plastic projection recording ``w``: presynaptic and postsynaptic
+    neuron (0-based) and final weight (SI) of about ``record.synapses``
+    connections (all of a random set of presynaptic neurons), brought up to
+    date as :func:`_up_to_date` says."""
 
 
 def _nest():
@@ -115,9 +128,13 @@ def _neuron_params(protocol: Protocol, name: str) -> dict[str, float]:
     return out
 
 
+_KINDS = {"expression": "an expression of the distance", "from_file": "an array of a file"}
+
+
 def _constant(spec, where: str) -> float:
     if spec.kind != "constant":
-        raise NeurosimError(f"{where}: only constant values translate to NEST here")
+        kind = _KINDS.get(spec.kind, f"a {spec.kind} distribution")
+        raise NeurosimError(f"{where}: only constant values translate to NEST here, not {kind}")
     return spec.param("value")
 
 
@@ -137,7 +154,188 @@ def _conn_spec(proj, where: str) -> dict[str, Any]:
     return spec
 
 
-def run_in_nest(protocol: Protocol, seed: int | None = None, threads: int = 1) -> NestRun:
+def _stdp_params(proj, where: str) -> tuple[dict[str, float], float]:
+    """``stdp_synapse`` parameters of a plastic projection and its target's ``tau_minus`` (ms).
+
+    neurosim's pair rule (fractions of ``w_max``, clipped to ``[w_min,
+    w_max]``): at a presynaptic spike ``w -= A2_minus w_max o1``, at a
+    postsynaptic one ``w += A2_plus w_max r1``. NEST's ``stdp_synapse`` with
+    ``mu_plus = mu_minus = 0`` changes ``w / Wmax`` by ``+lambda K_plus`` and
+    ``-alpha lambda K_minus``, clipped to ``[0, Wmax]``: the same rule with
+    ``lambda = A2_plus``, ``alpha = A2_minus / A2_plus``, ``Wmax = w_max``,
+    ``w_min = 0`` (the only lower bound NEST has). ``tau_minus`` is a
+    parameter of NEST's postsynaptic neuron, not of the synapse.
+
+    What differs, and stays: NEST transmits a spike with the weight after its
+    own depression, neurosim with the weight before (a relative difference of
+    ``A2_minus w_max o1 / w``, 0.1 % in ``brunel2000_ai_stdp``); a pair one
+    step apart in the depressing direction counts in neurosim only (see
+    :func:`_connect_plastic`). The delay is handled there.
+    """
+    spec = proj.plasticity
+    if spec.rule.name != "pair":
+        raise NeurosimError(
+            f"{where}.plasticity.rule: {spec.rule.name!r} does not translate to NEST here (pair)"
+        )
+    if spec.w_min != 0 or spec.w_max <= 0:
+        raise NeurosimError(
+            f"{where}.plasticity.w_min: NEST's stdp_synapse bounds weights to [0, Wmax > 0]"
+        )
+    a_plus, a_minus = float(spec.params["A2_plus"]), float(spec.params["A2_minus"])
+    if a_plus <= 0:
+        raise NeurosimError(
+            f"{where}.plasticity.A2_plus: has to be > 0 in NEST (alpha = A2_minus / A2_plus)"
+        )
+    params = {
+        "tau_plus": 1e3 * _si(spec.params["tau_plus"], second, f"{where}.plasticity.tau_plus"),
+        "lambda": a_plus,
+        "alpha": a_minus / a_plus,
+        "mu_plus": 0.0,  # additive: no weight dependence
+        "mu_minus": 0.0,
+        "Wmax": 1e3 * spec.w_max,  # the weight's mV, as iaf_psc_delta takes it
+    }
+    tau_minus = 1e3 * _si(spec.params["tau_minus"], second, f"{where}.plasticity.tau_minus")
+    return params, tau_minus
+
+
+def _connect_plastic(nest, proj, where: str, nodes, syn: dict, dt_ms: float, axonal: bool):
+    """Connect a plastic projection; return its presynaptic nodes and their lag (ms).
+
+    NEST's ``stdp_synapse`` takes its whole delay ``D`` as dendritic: the
+    presynaptic spike meets the postsynaptic trace when it is emitted, a
+    postsynaptic spike reaches the synapse ``D`` later, so the rule sees
+    ``t_post - t_pre + D``. neurosim runs a projection's presynaptic code when
+    the spike arrives (axonal: Brian2's pathway of ``D - dt``, see
+    :mod:`neurosim.networks.projections`) and its postsynaptic code at once,
+    so its rule sees ``t_post - t_pre - D + dt``. The windows stand ``2 D -
+    dt`` apart (2.9 ms for Brunel's ``D = 1.5 ms``), and that is not small:
+    in ``brunel2000_ai_stdp`` at a fifth of the size, NEST's window gave a
+    mean change of the exc_exc weights a fifth of neurosim's, and neurosim's
+    window evaluated on NEST's own spikes gave about neurosim's (the zero-lag
+    synchrony of the network potentiates with one window, depresses with the
+    other).
+
+    With ``axonal`` (and ``D >= 2 dt``) the spikes go through one
+    ``parrot_neuron`` per presynaptic neuron, delay ``D - dt`` (a parrot
+    repeats a spike at its arrival), then ``stdp_synapse`` with delay ``dt``:
+    the target still gets the spike ``D`` after it was emitted, and the rule
+    sees ``t_post - t_pre - D + 2 dt``, neurosim's window one step later
+    (pairs are strictly ordered in NEST, so a pair ``dt`` apart in the
+    depressing direction counts in neurosim only). Without ``axonal``:
+    ``stdp_synapse`` as NEST users write it, delay ``D``.
+    """
+    delay = syn["delay"]
+    if not axonal or delay < 2 * dt_ms - 1e-9:  # D = dt: the windows already agree
+        nest.Connect(nodes[proj.source], nodes[proj.target], _conn_spec(proj, where), syn)
+        return nodes[proj.source], 0.0
+    if proj.same_population and not proj.connector.autapses:
+        # NEST's flag would compare parrots with targets, never equal
+        raise NeurosimError(
+            f"{where}.connector.autapses: false does not translate to NEST with plasticity here"
+        )
+    parrots = nest.Create("parrot_neuron", len(nodes[proj.source]))
+    lag = delay - dt_ms
+    nest.Connect(nodes[proj.source], parrots, "one_to_one", {"delay": lag})
+    nest.Connect(parrots, nodes[proj.target], _conn_spec(proj, where), {**syn, "delay": dt_ms})
+    return parrots, lag
+
+
+def _up_to_date(
+    weight: np.ndarray,
+    kplus: np.ndarray,
+    t_last: np.ndarray,
+    post: np.ndarray,
+    post_spikes: tuple[np.ndarray, np.ndarray],
+    delay: float,
+    params: dict[str, float],
+    until: float,
+    step: float,
+) -> np.ndarray:
+    """``stdp_synapse`` weights as the rule has them at ``until`` (times in ms).
+
+    NEST applies a postsynaptic spike's potentiation lazily, at the synapse's
+    next presynaptic spike, so a weight read after ``Simulate`` lacks the
+    potentiation by the postsynaptic spikes that reached the synapse (``D``
+    after the spike) since its last delivered presynaptic spike ``t_last``
+    (about a fifth of the mean change in the Brunel protocol). This adds it:
+    ``lambda Wmax Kplus exp(-(t_post + D - t_last) / tau_plus)`` for each such
+    spike (``Kplus``: NEST's presynaptic trace just after ``t_last``), clipped
+    at ``Wmax`` (exact: the added terms are all positive). ``post_spikes``:
+    times and neuron indices of the target population.
+    """
+    times, neurons = (np.asarray(a) for a in post_spikes)
+    order = np.lexsort((times, neurons))
+    times, neurons = times[order], neurons[order]
+    # one sorted key for all neurons: neuron * span + time (span > any time used)
+    span = until + delay + 10.0
+    key = neurons * span + times
+    base = post * span
+    # pending: t_last - D < t_post <= until - D, half a step against rounding
+    low = np.maximum(t_last - delay, -1.0)
+    lo = np.searchsorted(key, base + low + step / 2, side="right")
+    hi = np.maximum(np.searchsorted(key, base + until - delay + step / 2, side="right"), lo)
+    counts = hi - lo
+    conn = np.repeat(np.arange(len(weight)), counts)
+    pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos += np.repeat(lo, counts)
+    terms = kplus[conn] * np.exp(-(times[pos] + delay - t_last[conn]) / params["tau_plus"])
+    gain = params["lambda"] * params["Wmax"] * np.bincount(conn, terms, minlength=len(weight))
+    return np.minimum(weight + gain, params["Wmax"])
+
+
+def _final_weights(nest, protocol: Protocol, k: int, plastic: tuple, nodes, spikes):
+    """(pre, post, weight in SI) of a plastic projection's sampled connections at the end.
+
+    ``plastic``: the synapse model's name, its parameters, the presynaptic
+    nodes (the parrots where relayed) and their lag behind the population (ms).
+    """
+    proj = protocol.projections[k]
+    model, params, sources, lag = plastic
+    n_source = protocol.populations[proj.source]["n"]
+    first = sources[0].global_id  # parrots repeat the neurons in order
+    if proj.record.synapses is not None:
+        # every connection of a random set of presynaptic neurons: reading a
+        # random subset of all connections would first list all of them
+        per_source = synapse_count(proj, protocol.populations) / n_source
+        count = min(n_source, max(1, int(np.ceil(proj.record.synapses / max(per_source, 1e-9)))))
+        rng = np.random.default_rng([protocol.seed, 2, k])
+        sources = sources[np.sort(rng.choice(n_source, count, replace=False)).tolist()]
+    conns = nest.GetConnections(sources, nodes[proj.target], synapse_model=model)
+    if len(conns) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    got = {
+        key: np.atleast_1d(np.asarray(value))
+        for key, value in conns.get(["source", "target", "weight", "Kplus"]).items()
+    }
+    pre = got["source"].astype(np.int64) - first
+    post = got["target"].astype(np.int64) - nodes[proj.target][0].global_id
+    step = nest.GetKernelStatus("resolution")
+    until = nest.GetKernelStatus("biological_time")
+    # spikes of the last min_delay are delivered (send() runs) in the next slice only
+    delivered = until - nest.GetKernelStatus("min_delay") + step / 2
+    times, neurons = spikes[proj.source]
+    times = 1e3 * times + lag  # when the parrots repeat them
+    last = np.full(n_source, -np.inf)
+    keep = times <= delivered
+    np.maximum.at(last, neurons[keep], times[keep])
+    post_times, post_neurons = spikes[proj.target]
+    weight = _up_to_date(
+        got["weight"].astype(float),
+        got["Kplus"].astype(float),
+        last[pre],
+        post,
+        (1e3 * post_times, post_neurons),
+        float(np.asarray(conns.get("delay")).flat[0]),  # one delay per projection
+        params,
+        until,
+        step,
+    )
+    return pre, post, 1e-3 * weight
+
+
+def run_in_nest(
+    protocol: Protocol, seed: int | None = None, threads: int = 1, axonal: bool = True
+) -> NestRun:
     """Build and simulate a protocol's network in NEST; return every neuron's spikes.
 
     Parameters
@@ -148,6 +346,10 @@ def run_in_nest(protocol: Protocol, seed: int | None = None, threads: int = 1) -
         NEST's ``rng_seed`` (default: the protocol's seed + 1, NEST refusing 0).
     threads : int
         NEST's ``local_num_threads``.
+    axonal : bool
+        Plastic projections see spike pairs as neurosim does, through a parrot
+        relay (default); False: NEST's own dendritic delay
+        (:func:`_connect_plastic`).
     """
     nest = _nest()
     if protocol.duration is None:
@@ -172,7 +374,8 @@ def run_in_nest(protocol: Protocol, seed: int | None = None, threads: int = 1) -
         nodes[name] = nest.Create("iaf_psc_delta", pop["n"], params=_neuron_params(protocol, name))
         recorders[name] = nest.Create("spike_recorder")
         nest.Connect(nodes[name], recorders[name])
-    for proj in protocol.projections:
+    plastic, tau_minus = {}, {}
+    for k, proj in enumerate(protocol.projections):
         where = protocol.where(f"projections.{proj.name}")
         if proj.variable != "v":
             raise NeurosimError(f"{where}.variable: only 'v' translates to iaf_psc_delta")
@@ -181,6 +384,21 @@ def run_in_nest(protocol: Protocol, seed: int | None = None, threads: int = 1) -
             "weight": 1e3 * _constant(proj.weight, f"{where}.weight"),
             "delay": 1e3 * _constant(proj.delay, f"{where}.delay"),
         }
+        if proj.plasticity is not None:
+            params, tau = _stdp_params(proj, where)
+            # tau_minus belongs to the postsynaptic neuron: one value per population
+            if tau_minus.setdefault(proj.target, (tau, proj.name))[0] != tau:
+                raise NeurosimError(
+                    f"{where}.plasticity.tau_minus: NEST keeps one per target neuron, and "
+                    f"projection {tau_minus[proj.target][1]!r} onto {proj.target!r} has another"
+                )
+            nodes[proj.target].set(tau_minus=tau)
+            syn["synapse_model"] = f"neurosim_stdp_{proj.name}"
+            nest.CopyModel("stdp_synapse", syn["synapse_model"], params)
+            sources, lag = _connect_plastic(nest, proj, where, nodes, syn, dt_ms, axonal)
+            if proj.record is not None and "w" in proj.record.variables:
+                plastic[k] = (syn["synapse_model"], params, sources, lag)
+            continue
         nest.Connect(nodes[proj.source], nodes[proj.target], _conn_spec(proj, where), syn)
     for stim in protocol.stimuli:
         if stim.kind != "poisson" or stim.variable != "v":
@@ -200,10 +418,15 @@ def run_in_nest(protocol: Protocol, seed: int | None = None, threads: int = 1) -
             np.asarray(events["times"], float) * 1e-3,
             np.asarray(events["senders"], np.int64) - first,
         )
+    weights = {
+        protocol.projections[k].name: _final_weights(nest, protocol, k, how, nodes, spikes)
+        for k, how in plastic.items()
+    }
     return NestRun(
         spikes,
         {name: int(pop["n"]) for name, pop in protocol.populations.items()},
         built - start,
         done - built,
         str(nest.__version__),
+        weights,
     )
