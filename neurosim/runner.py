@@ -229,6 +229,11 @@ def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
     brian2.seed(seed)
     try:
         if target == "cpp_standalone":
+            # Objects of an earlier run still alive (reference cycles) would make
+            # Brian2 number this run's automatic names ("..._codeobject_1"), which
+            # changes the generated code and forces a full rebuild. Collected here,
+            # once the earlier run's frames are gone, not at its end.
+            gc.collect()
             # Brian2's default `make -j` starts one compiler per source file at once
             prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
             flags = list(saved["codegen.cpp.extra_compile_args_gcc"])
@@ -245,9 +250,6 @@ def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
                     brian2.device.reinit()
                     brian2.device.activate()
                     brian2.set_device("runtime")
-                    # objects of this run still alive would make Brian2 number the
-                    # next run's automatic names, changing its code: a full rebuild
-                    gc.collect()
             return
         prefs.codegen.target = target
         if target == "cython":
