@@ -339,7 +339,17 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="reuse $NEUROSIM_CACHE's builds (reruns) instead of a cold build per neurosim run",
     )
+    parser.add_argument(
+        "--no-precompiled-header",
+        action="store_true",
+        help="compile neurosim's networks without the precompiled standard headers "
+        "(what the header saves)",
+    )
     args = parser.parse_args(argv)
+    if args.no_precompiled_header:
+        import neurosim.runner
+
+        neurosim.runner.precompiled_header = lambda flags: []
     OVERRIDES[:] = args.set
     WARM_CACHE[0] = args.warm_cache
     runs: dict = {}
@@ -348,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         "window_s": WINDOW,
         "overrides": args.set,
         "neurosim_build": "warm cache" if args.warm_cache else "cold (empty cache per run)",
+        "precompiled_header": not args.no_precompiled_header,
         "runs": runs,
         "complete": False,
     }

@@ -624,7 +624,6 @@ def _load_model(path: Path, data: dict[str, Any]) -> NeuronModel:
 
 def _check_units(model: NeuronModel) -> None:
     """Let Brian2 check the units of the equations, threshold and reset once."""
-    from brian2.equations.unitcheck import check_units_statements
     from brian2.parsing.expressions import parse_expression_dimensions
 
     with _Quiet():
@@ -643,15 +642,25 @@ def _check_units(model: NeuronModel) -> None:
                         f"{model.where('threshold')}: is not a condition: {model.threshold!r}"
                     )
             if model.reset:
-                ids = brian2.utils.stringtools.get_identifiers(model.reset)
-                variables = group.resolve_all(ids, run_namespace=namespace)
-                check_units_statements(model.reset, variables)
+                check_statement_units(model.reset, group, namespace)
         except brian2.DimensionMismatchError as err:
             raise NeurosimError(
                 f"{model.where('equations')}: inconsistent units: {_one_line(err)}"
             ) from None
         except (KeyError, ValueError, TypeError) as err:
             raise NeurosimError(f"{model.where('equations')}: {_one_line(err)}") from None
+
+
+def check_statement_units(code: str, group, namespace: dict) -> None:
+    """Let Brian2 check the units of statements run by ``group`` (a group or synapses).
+
+    Raises Brian2's own errors (``DimensionMismatchError``, ``KeyError`` for an
+    unknown name); callers turn them into one line naming their file.
+    """
+    from brian2.equations.unitcheck import check_units_statements
+
+    ids = brian2.utils.stringtools.get_identifiers(code)
+    check_units_statements(code, group.resolve_all(ids, run_namespace=namespace))
 
 
 class _Quiet:

@@ -10,6 +10,7 @@ Other kinds (learning protocols) register themselves in ``PROTOCOL_KINDS``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import importlib
@@ -167,6 +168,16 @@ _STANDARD_HEADERS = (
 ).split()
 
 
+@functools.lru_cache(maxsize=4)
+def _compiler_version(compiler: str) -> str:
+    """``compiler --version`` (asked once per process)."""
+    import subprocess
+
+    return subprocess.run(
+        [compiler, "--version"], capture_output=True, text=True, check=False
+    ).stdout
+
+
 def precompiled_header(flags: list[str]) -> list[str]:
     """Compiler flags that include a precompiled header of the standard headers.
 
@@ -183,9 +194,7 @@ def precompiled_header(flags: list[str]) -> list[str]:
     if shutil.which(compiler) is None or " " in str(cache_dir()):
         return []  # the makefile's flags are not quoted
     text = "".join(f"#include <{name}>\n" for name in _STANDARD_HEADERS)
-    version = subprocess.run(
-        [compiler, "--version"], capture_output=True, text=True, check=False
-    ).stdout
+    version = _compiler_version(compiler)
     key = hashlib.sha1("\0".join([compiler, version, text, *flags]).encode()).hexdigest()[:16]
     folder = cache_dir() / "pch" / key
     header = folder / "neurosim_std.h"
@@ -506,7 +515,7 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
             for k, proj in enumerate(protocol.projections)
         ]
         net = Network(*groups.values(), *inputs, *synapses)
-        synapse_monitors = []
+        synapse_monitors, final_values = [], []
         for k, (proj, syn) in enumerate(zip(protocol.projections, synapses, strict=True)):
             if proj.record is None:
                 continue
@@ -516,7 +525,7 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
                 sample = np.random.default_rng([protocol.seed, 2, k])
                 chosen = np.sort(sample.choice(len(pre), proj.record.synapses, replace=False))
             if proj.record.at_end:  # read from the synapses after the run
-                synapse_monitors.append((proj, syn, chosen, pre[chosen], post[chosen]))
+                final_values.append((proj, syn, chosen, pre[chosen], post[chosen]))
                 continue
             mon = StateMonitor(
                 syn,
@@ -525,7 +534,7 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
                 dt=proj.record.dt,
                 name=f"{proj.name}_synapses",
             )
-            synapse_monitors.append((proj, mon, None, pre[chosen], post[chosen]))
+            synapse_monitors.append((proj, mon, pre[chosen], post[chosen]))
             net.add(mon)
         monitors = []
         for rec in protocol.records:
@@ -556,12 +565,11 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
             arrays.update(state_arrays(rec.name, state, rec.variables, comps))
             if spikes is not None:
                 arrays.update(spike_table(rec.name, spikes))
-        for proj, source, chosen, pre, post in synapse_monitors:
+        for proj, mon, pre, post in synapse_monitors:
+            arrays.update(synapse_arrays(proj.name, mon, list(proj.record.variables), pre, post))
+        for proj, syn, chosen, pre, post in final_values:
             variables = list(proj.record.variables)
-            if chosen is None:
-                arrays.update(synapse_arrays(proj.name, source, variables, pre, post))
-            else:
-                arrays.update(final_synapse_arrays(proj.name, source, variables, chosen, pre, post))
+            arrays.update(final_synapse_arrays(proj.name, syn, variables, chosen, pre, post))
     for name, pop in protocol.populations.items():
         if "positions" in pop:  # where each neuron is (m), for spatial analysis
             where = population_positions(protocol.populations, name, protocol.seed)

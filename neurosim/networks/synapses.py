@@ -36,7 +36,14 @@ from brian2 import Equations, Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from neurosim.errors import NeurosimError, excerpt
-from neurosim.model import MODELS_DIR, NeuronModel, Parameter, _parse_equations, _Quiet
+from neurosim.model import (
+    MODELS_DIR,
+    NeuronModel,
+    Parameter,
+    _parse_equations,
+    _Quiet,
+    check_statement_units,
+)
 from neurosim.schema import (
     check_keys,
     check_mapping,
@@ -203,8 +210,6 @@ def _known(name: str, variables: dict, where: str) -> bool:
 
 def _check_units(model: SynapseModel) -> None:
     """Build a scratch target and synapse once so that Brian2 checks every unit."""
-    from brian2.equations.unitcheck import check_units_statements
-
     where = str(model.path)
     namespace = {k: p.value for k, p in model.parameters.items()}
     with _Quiet():  # scratch objects: on the runtime device, never run
@@ -224,9 +229,7 @@ def _check_units(model: SynapseModel) -> None:
             # never run: owned by "a network" so that Brian2 does not warn when they are freed
             for obj in (target, *target.contained_objects, syn, *syn.contained_objects):
                 obj._network = 0
-            ids = brian2.utils.stringtools.get_identifiers(model.on_pre)
-            variables = syn.resolve_all(ids, run_namespace=namespace)
-            check_units_statements(model.on_pre, variables)
+            check_statement_units(model.on_pre, syn, namespace)
         except brian2.DimensionMismatchError as err:
             raise NeurosimError(
                 f"{where}: inconsistent units: {str(err).splitlines()[0]}"

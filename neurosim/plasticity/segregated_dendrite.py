@@ -321,6 +321,14 @@ def _random_params(rule: PlasticityRule, rng: np.random.Generator) -> dict[str, 
     return params
 
 
+def _trace_pairs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Random traces ``x_L``, ``x_S`` and their values before this step, ``sg_L``, ``sg_S``."""
+    x = {name: rng.uniform(0.1, 1.0, n) for name in ("x_L", "x_S", "sg_L", "sg_S")}
+    x["sg_L"] *= 0.5 * x["x_L"]  # a trace before its own spike, x - sg, stays positive
+    x["sg_S"] *= 0.5 * x["x_S"]
+    return x
+
+
 def _check_hidden(rule: PlasticityRule, rng: np.random.Generator) -> CheckResult:
     """Phase ends of a hidden layer and its ``learn`` pathways, against :func:`hidden_update`.
 
@@ -341,9 +349,7 @@ def _check_hidden(rule: PlasticityRule, rng: np.random.Generator) -> CheckResult
     }
     W_in, W = (rng.uniform(0.1, 1.0, (n_post, n_pre)) for _ in range(2))
     b = rng.normal(0.0, 1.0, n_post)
-    x = {name: rng.uniform(0.1, 1.0, n_pre) for name in ("x_L", "x_S", "sg_L", "sg_S")}
-    x["sg_L"] *= 0.5 * x["x_L"]  # a trace before its own spike, x - sg, stays positive
-    x["sg_S"] *= 0.5 * x["x_S"]
+    x = _trace_pairs(rng, n_pre)
     namespace = {**rule.namespace(params), **inv}
     with numpy_target():
         pre = b2.NeuronGroup(
@@ -437,9 +443,7 @@ def _check_output(rule: PlasticityRule, rng: np.random.Generator) -> CheckResult
     b = rng.normal(0.0, 1.0, n_post)
     psp_f = rng.uniform(0.1, 1.0, n_pre)
     x_pre = {name: rng.uniform(0.1, 1.0, n_pre) for name in ("x_L", "x_S")}
-    x_post = {name: rng.uniform(0.1, 1.0, n_post) for name in ("x_L", "x_S", "sg_L", "sg_S")}
-    x_post["sg_L"] *= 0.5 * x_post["x_L"]
-    x_post["sg_S"] *= 0.5 * x_post["x_S"]
+    x_post = _trace_pairs(rng, n_post)
     d = {"d_L": rng.uniform(0.5, 1.0), "d_S": rng.uniform(0.5, 1.0)}
     namespace = {**rule.namespace(params), **inv, **d}
     learn = rule.code["backprop_probe"] + rule.code["learn_same_step"]

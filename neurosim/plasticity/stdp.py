@@ -161,6 +161,14 @@ def pair_window(delay: Quantity, params: dict[str, Quantity | float]) -> np.ndar
     )
 
 
+def _events(pre: Quantity, post: Quantity) -> list[tuple[float, int]]:
+    """Spikes as ``(time in ms, is_post)`` in time order, presynaptic first at equal times."""
+    return sorted(
+        [(float(t / ms), 0) for t in np.atleast_1d(pre)]
+        + [(float(t / ms), 1) for t in np.atleast_1d(post)]
+    )
+
+
 def reference_weight_change(
     pre: Quantity, post: Quantity, rule: str, params: dict[str, Quantity | float]
 ) -> float:
@@ -187,10 +195,7 @@ def reference_weight_change(
     }
     a3_plus = params.get("A3_plus", 0.0) if triplet else 0.0
     a3_minus = params.get("A3_minus", 0.0) if triplet else 0.0
-    events = sorted(
-        [(float(t / ms), 0) for t in np.atleast_1d(pre)]
-        + [(float(t / ms), 1) for t in np.atleast_1d(post)]
-    )
+    events = _events(pre, post)
     r1 = r2 = o1 = o2 = 0.0
     w, last = 0.0, 0.0
     for t, is_post in events:
@@ -220,10 +225,7 @@ def _vogels_reference(pre: Quantity, post: Quantity, params: dict[str, Quantity 
     """Vogels et al. (2011): ``w += eta (o1 - 2 rho0 tau)`` at pre, ``w += eta r1`` at post."""
     tau = float(params["tau_stdp"] / ms)
     eta, alpha = float(params["eta"]), float(_vogels_derived(params)["alpha"])
-    events = sorted(
-        [(float(t / ms), 0) for t in np.atleast_1d(pre)]
-        + [(float(t / ms), 1) for t in np.atleast_1d(post)]
-    )
+    events = _events(pre, post)
     r1 = o1 = w = last = 0.0
     for t, is_post in events:
         r1 *= np.exp(-(t - last) / tau)
