@@ -167,10 +167,15 @@ class NeuronModel:
         """Location prefix for error messages about ``key`` of this model."""
         return f"{self.path or self.name}: {key}"
 
-    def initial_values(self, initial: Any, where: str) -> dict[str, Quantity | float]:
+    def initial_values(
+        self, initial: Any, where: str, n: int = 1, rng: np.random.Generator | None = None
+    ) -> dict[str, Any]:
         """Check initial values (a protocol's ``initial:``) against this model.
 
         ``where`` names the section's owner (``protocols/x.yaml: populations.cell``).
+        A value takes the forms of a parameter override (a quantity, a list
+        of ``n`` values, ``{dist: normal, mean, std}`` / ``{dist: uniform,
+        low, high}``); without ``rng`` a distribution is checked and left out.
         """
         values = {}
         initial = {} if initial is None else initial
@@ -180,7 +185,12 @@ class NeuronModel:
                 raise NeurosimError(
                     f"{where}.initial: {excerpt(key)} is not a state variable of {self.name!r}"
                 )
-            values[key] = parse_quantity(value, f"{where}.initial.{key}", var.dimension)
+            unit = Quantity(1.0, dim=var.dimension) if var.dimension is not DIMENSIONLESS else 1.0
+            got = parameter_values(
+                value, Parameter(key, unit, "initial value"), n, f"{where}.initial.{key}", rng
+            )
+            if got is not None:
+                values[key] = got
         return values
 
     def check_method(self, method: str | None, where: str) -> None:
@@ -330,7 +340,7 @@ class NeuronModel:
             raise NeurosimError(f"{self.where('equations')}: {_one_line(err)}") from None
         for key, values in per_neuron.items():
             setattr(group, key, values)
-        values = {**self.initial, **self.initial_values(initial, where)}
+        values = {**self.initial, **self.initial_values(initial, where, n, rng)}
         for key, value in values.items():
             setattr(group, key, value)
         return group

@@ -21,7 +21,9 @@ __all__ = [
     "plot_curves",
     "plot_fi_curve",
     "plot_raster",
+    "plot_rate_boxplot",
     "plot_rates",
+    "plot_stacked_raster",
     "plot_traces",
     "plot_weights",
     "save_figure",
@@ -284,8 +286,83 @@ def _draw_curve(ax, ds: xr.Dataset, da: xr.DataArray) -> None:
     ax.set_xlabel(xlabel)
 
 
+def _neuron_counts(ds: xr.Dataset, rec: str) -> int:
+    """Neurons of a record's population (its attribute, else the highest index that fired)."""
+    n = ds[f"{rec}_spike_neuron"].attrs.get("population_size")
+    if n is None:
+        spikes = ds[f"{rec}_spike_neuron"].values
+        n = int(spikes.max()) + 1 if len(spikes) else 1
+    return int(n)
+
+
+def _window_start(ds: xr.Dataset, duration: float) -> float:
+    """Rates are taken after the first 0.5 s (a network's transient) when the run is over 1 s."""
+    return 0.5 if duration > 1.0 else 0.0
+
+
+def plot_stacked_raster(
+    ds: xr.Dataset, path: str | Path, window=0.2, neurons: int = 200
+) -> list[Path]:
+    """One raster of every record's population, stacked top to bottom (Potjans Fig. 6 style).
+
+    The last ``window`` seconds of the run, at most ``neurons`` neurons of
+    each population (evenly strided), the first record at the top.
+    """
+    records = _records(ds, "_spike")
+    if not records:
+        raise NeurosimError(f"{path}: the recording has no spikes to plot")
+    duration = float(ds.attrs["duration"])
+    start = max(0.0, duration - window)
+    fig, ax = plt.subplots(figsize=(6, 7))
+    top, ticks = 0, []
+    for k, rec in enumerate(records):
+        n = _neuron_counts(ds, rec)
+        stride = max(1, -(-n // neurons))
+        t = ds[f"{rec}_spike_time"].values
+        i = ds[f"{rec}_spike_neuron"].values
+        keep = (t >= start) & (i % stride == 0)
+        rows = top + (n - 1) // stride - i[keep] // stride  # first neuron at the top of its block
+        ax.plot(t[keep] * 1e3, -rows, ".", ms=1.5, color="C0" if k % 2 == 0 else "C3")
+        ticks.append((-(top + (n - 1) // stride / 2), rec))
+        top += (n - 1) // stride + 1 + 5
+    ax.set_yticks([y for y, _ in ticks], [label for _, label in ticks])
+    ax.set_xlabel("time (ms)")
+    ax.set_xlim(start * 1e3, duration * 1e3)
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
+def plot_rate_boxplot(ds: xr.Dataset, path: str | Path) -> list[Path]:
+    """Box plot of time-averaged single-neuron rates per recorded population, silent neurons too.
+
+    Rates count spikes from 0.5 s on (a network's transient) when the run is
+    longer than 1 s, else over the whole run.
+    """
+    records = _records(ds, "_spike")
+    if not records:
+        raise NeurosimError(f"{path}: the recording has no spikes to plot")
+    duration = float(ds.attrs["duration"])
+    start = _window_start(ds, duration)
+    rates = []
+    for rec in records:
+        t = ds[f"{rec}_spike_time"].values
+        i = ds[f"{rec}_spike_neuron"].values[t >= start]
+        counts = np.bincount(i, minlength=_neuron_counts(ds, rec))
+        rates.append(counts / (duration - start))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.boxplot(rates, vert=False, showfliers=False, medianprops={"color": "k"})
+    ax.plot([r.mean() for r in rates], range(1, len(rates) + 1), "D", color="C3", ms=4)
+    ax.set_yticks(range(1, len(rates) + 1), records)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"rate (spikes/s), {start:g}-{duration:g} s")
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
 #: Plot kinds by name.
 PLOTS = {
+    "stacked_raster": plot_stacked_raster,
+    "rate_boxplot": plot_rate_boxplot,
     "traces": plot_traces,
     "raster": plot_raster,
     "fi_curve": plot_fi_curve,

@@ -24,8 +24,15 @@ from neurosim.errors import NeurosimError, excerpt
 from neurosim.memory import require_memory
 from neurosim.model import NeuronModel, check_method_name, find_model, load_model
 from neurosim.networks.positions import check_positions
-from neurosim.networks.projections import check_projections, synapse_count
+from neurosim.networks.projections import (
+    check_projections,
+    check_receptors,
+    synapse_count,
+    synapse_from_spec,
+)
+from neurosim.networks.scaling import scale_data
 from neurosim.networks.spike_sources import SpikeSource, spike_source_from_spec
+from neurosim.networks.synapses import input_potential
 from neurosim.schema import (
     check_bool,
     check_identifier,
@@ -71,10 +78,8 @@ PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "protocols"
 #: Brian2 code-generation targets a protocol may ask for.
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
-_TOP_REQUIRED = ("name", "description", "seed")
-_TOP_OPTIONAL = (
-    "kind",
-    "target",
+# What a simulation reads besides the common keys.
+_SIMULATION = (
     "dt",
     "duration",
     "populations",
@@ -82,15 +87,16 @@ _TOP_OPTIONAL = (
     "stimuli",
     "record",
     "analysis",
-    "output",
-    "notes",
-    "training",
+    "scale",
+    "scaling",
 )
+_TOP_REQUIRED = ("name", "description", "seed")
+_TOP_OPTIONAL = ("kind", "target", "output", "notes", "training", *_SIMULATION)
 
 #: Sections each protocol kind reads; a section it would ignore is refused.
 #: Kinds not listed (learning kinds) read ``training`` only.
 KIND_SECTIONS = {
-    "simulation": ("dt", "duration", "populations", "projections", "stimuli", "record", "analysis"),
+    "simulation": _SIMULATION,
     "stdp_pairing": ("dt", "training"),
 }
 
@@ -105,8 +111,11 @@ MAX_STEPS = 10**9
 
 # Bytes per value of Brian2's numpy code: a few temporaries per state array.
 _CODE_FACTOR = 3
-# Bytes per synapse: indices, weight, delay and bookkeeping.
-_SYNAPSE_BYTES = 48
+# Bytes per synapse at the run's peak: measured on the full-scale cortical
+# microcircuit (0.3 billion synapses, cpp_standalone): the binary about 63
+# (indices, weight, delay, spike queue) while Python keeps its pairs (8), and
+# Python's own peak while drawing was 55.
+_SYNAPSE_BYTES = 72
 
 #: Keys of each stimulus kind: (required, optional).
 STIMULUS_KEYS = {
@@ -117,7 +126,7 @@ STIMULUS_KEYS = {
         ("population", "variable", "amplitude", "onset", "tau_rise", "tau_decay"),
         ("neurons",),
     ),
-    "poisson": (("population", "variable", "rate", "n_inputs", "weight"), ()),
+    "poisson": (("population", "variable", "rate", "n_inputs", "weight"), ("synapse",)),
     # One Poisson source per pixel, rate max_rate * intensity, one image per presentation.
     "dataset_poisson": (
         ("population", "variable", "dataset", "weight", "presentation"),
@@ -138,6 +147,20 @@ class Stimulus:
     variable: str
     spec: dict[str, Any]
     where: str
+    synapse: Any = None
+    """A ``poisson`` stimulus's synapse model (None: it adds its weight to ``variable``)."""
+    synapse_params: dict[str, Any] = field(default_factory=dict, compare=False)
+    receptor: str | None = None
+
+    @property
+    def target(self) -> str:
+        """The population it drives (as a projection's ``target``)."""
+        return self.population
+
+    @property
+    def state_key(self) -> str:
+        """Suffix of the synapse state it feeds: its receptor, or its own."""
+        return self.receptor or self.where.rsplit(": ", 1)[-1].replace("[", "").replace("]", "")
 
 
 @dataclass(frozen=True)
@@ -174,6 +197,8 @@ class Protocol:
     overrides: list[str] = field(default_factory=list)
     projections: list = field(default_factory=list)
     """Validated :class:`neurosim.networks.projections.Projection` s."""
+    scaling: dict[str, Any] = field(default_factory=dict)
+    """What ``scale`` did (:func:`~neurosim.networks.scaling.scale_data`): scale, DC added."""
 
     @property
     def text(self) -> str:
@@ -314,6 +339,11 @@ def protocol_from_data(
         )
     if "training" in data:
         check_mapping(data["training"], f"{where}: training")
+    written = data
+    scaling: dict[str, Any] = {}
+    if kind == "simulation":
+        # every check below sees the scaled network; the recording keeps what was written
+        data, scaling = scale_data(data, where)
     output = _check_output(_get(data, "output", {}), f"{where}: output")
     dt = _time(data.get("dt", "0.1 ms"), f"{where}: dt", positive=True)
     duration = None
@@ -340,6 +370,25 @@ def protocol_from_data(
         _check_stimulus(spec, k, populations, models, duration, where)
         for k, spec in enumerate(check_list(_get(data, "stimuli", []), f"{where}: stimuli"))
     ]
+    check_receptors(
+        [
+            (
+                p.target,
+                p.receptor,
+                p.synapse,
+                p.synapse_params,
+                p.variable,
+                where + ": projections." + p.name,
+            )
+            for p in projections
+            if p.synapse is not None
+        ]
+        + [
+            (s.target, s.receptor, s.synapse, s.synapse_params, s.variable, s.where)
+            for s in stimuli
+            if s.synapse is not None
+        ]
+    )
     records = [
         _check_record(spec, k, populations, models, dt, duration, where)
         for k, spec in enumerate(check_list(_get(data, "record", []), f"{where}: record"))
@@ -370,10 +419,11 @@ def protocol_from_data(
         records=records,
         analysis=analysis,
         output=dict(output),
-        data=data,
+        data=written,
         path=path,
         overrides=overrides,
         projections=projections,
+        scaling=scaling,
     )
     if kind == "simulation":
         check_memory(protocol)
@@ -460,7 +510,7 @@ def _check_populations(spec: Any, duration, dt, folder: Path, where: str):
         models[name] = model = load_model(model_path)
         n = check_int(pop["n"], f"{key}.n", 1, MAX_NEURONS)
         model.check_params(pop.get("params"), n, key)
-        model.initial_values(pop.get("initial"), key)
+        model.initial_values(pop.get("initial"), key, n)
         method = pop.get("method")
         check_method_name(method, f"{key}.method")
         if method is not None and method != model.method:
@@ -495,6 +545,17 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
     model = models[pop]
     variable = _variable(spec["variable"], model, f"{key}.variable")
     dim = model.variables[variable].dimension
+    synapse, synapse_params, receptor = synapse_from_spec(spec.get("synapse"), f"{key}.synapse")
+    if synapse is not None:
+        # Poisson input through a synapse model: n_inputs independent sources, as a projection
+        synapse.added_variable(f"{key}.synapse")
+        if variable not in model.input_variables or dim is not brian2.amp.dim:
+            raise NeurosimError(
+                f"{key}.variable: {variable!r} is not an input current of model "
+                f"{model.name!r}, which synapse model {synapse.name!r} needs"
+            )
+        input_potential(model, variable)
+        dim = synapse.weight.dim
     if not kind.endswith("poisson") and variable not in model.input_variables:
         raise NeurosimError(
             f"{key}.variable: {variable!r} is not an input variable of model "
@@ -504,7 +565,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
     parsed: dict[str, Any] = {}
     for name, value in spec.items():
         at = f"{key}.{name}"
-        if name in ("kind", "population", "variable"):
+        if name in ("kind", "population", "variable", "synapse"):
             continue
         if name == "weight":
             parsed[name] = parse_quantity(value, at, dim)
@@ -549,7 +610,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
         raise NeurosimError(f"{key}.onset: has to be before the end of the run")
     if kind == "current_epsc" and parsed["tau_rise"] >= parsed["tau_decay"]:
         raise NeurosimError(f"{key}.tau_rise: has to be shorter than tau_decay")
-    return Stimulus(kind, pop, variable, parsed, key)
+    return Stimulus(kind, pop, variable, parsed, key, synapse, synapse_params, receptor)
 
 
 def _variable(value: Any, model: NeuronModel, where: str) -> str:
@@ -630,7 +691,13 @@ ANALYSIS_REQUIRED = {
 }
 
 # Measurements that read a record's spikes.
-_SPIKE_MEASUREMENTS = ("spike_count", "firing_rate", "fi_curve", "population_statistics")
+_SPIKE_MEASUREMENTS = (
+    "spike_count",
+    "firing_rate",
+    "fi_curve",
+    "population_statistics",
+    "burst_fraction",
+)
 
 
 def _check_analysis(spec: Any, k: int, records: list[Record], models, duration, where: str):
@@ -678,9 +745,16 @@ def _check_analysis(spec: Any, k: int, records: list[Record], models, duration, 
     for name in ("fano_window", "rate_bin"):
         if name in spec:
             _time(spec[name], f"{key}.{name}", positive=True, high=duration)
-    if "threshold" in spec:
-        dim = model.variables[spec["variable"]].dimension
-        parse_quantity(spec["threshold"], f"{key}.threshold", dim)
+    for name in ("threshold", "plateau_threshold"):
+        if name in spec:
+            if "variable" not in spec:
+                raise NeurosimError(f"{key}.{name}: needs 'variable' (the recorded potential)")
+            dim = model.variables[spec["variable"]].dimension
+            parse_quantity(spec[name], f"{key}.{name}", dim)
+    if kind == "burst_fraction":
+        from neurosim.analysis.bursts import check_spec
+
+        check_spec(spec, key)
     return spec
 
 

@@ -10,6 +10,7 @@ Other kinds (learning protocols) register themselves in ``PROTOCOL_KINDS``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
 import hashlib
@@ -252,10 +253,12 @@ def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
                 brian2.set_device(
                     "cpp_standalone", directory=str(folder), build_on_run=True, with_output=False
                 )
+                _free_before_binary(brian2.get_device())
                 try:
                     brian2.seed(seed)
                     yield
                 finally:
+                    brian2.device.__dict__.pop("run", None)  # _free_before_binary's
                     brian2.device.reinit()
                     brian2.device.activate()
                     brian2.set_device("runtime")
@@ -267,6 +270,37 @@ def brian2_target(target: str, build_key: str, seed: int) -> Iterator[None]:
     finally:
         for name, value in saved.items():
             prefs[name] = value
+
+
+def _trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc keeps it otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def _free_before_binary(device) -> None:
+    """Let the binary start without Python's copies of the initial data.
+
+    Brian2 keeps the arrays it writes for the binary (connections, weights,
+    delays: 24 bytes a synapse) until the device is reset; the binary then
+    holds its own. Once they are on disk Python's are dropped, so a network's
+    peak memory is the larger of the two processes', not their sum (the
+    full-scale cortical microcircuit's 0.3 billion synapses need it).
+    """
+    run = device.run
+
+    def run_freed(*args, **kwargs):
+        device.static_arrays.clear()
+        # values known before the run; afterwards Brian2 reads every array from the results
+        for var in device.array_cache:
+            device.array_cache[var] = None
+        gc.collect()
+        _trim_heap()
+        return run(*args, **kwargs)
+
+    device.run = run_freed  # the instance's, until the device is reset
 
 
 class _Progress:
@@ -357,10 +391,16 @@ def _attach_stimuli(
     for k, stim in enumerate(protocol.stimuli):
         group = groups[stim.population]
         if stim.kind == "poisson":
+            # through a synapse model: the weight goes to its state (target_inputs)
+            variable = (
+                f"{stim.synapse.added_variable(stim.where)}_{stim.state_key}"
+                if stim.synapse is not None
+                else stim.variable
+            )
             objects.append(
                 PoissonInput(
                     group,
-                    stim.variable,
+                    variable,
                     stim.spec["n_inputs"],
                     stim.spec["rate"],
                     weight=stim.spec["weight"],
@@ -482,7 +522,10 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
     with brian2_target(protocol.target, f"{protocol.name}:{unseeded}", protocol.seed):
         brian2.defaultclock.dt = protocol.dt
         groups = {}
-        synaptic = target_inputs(protocol.projections, protocol.models)
+        synaptic = target_inputs(
+            [*protocol.projections, *(s for s in protocol.stimuli if s.synapse is not None)],
+            protocol.models,
+        )
         for name, pop in protocol.populations.items():
             model = protocol.models[name]
             eqs, summed, constants = synaptic.get(name, ("", {}, {}))
@@ -581,7 +624,15 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
             labels.astype(np.int64), dims=(f"{name}_image",), attrs={"units": "1"}
         )
     ds = xr.Dataset(arrays)
-    ds.attrs = protocol_provenance(protocol, started, duration=float(protocol.duration), **timing)
+    scaled = {}
+    if protocol.scaling.get("scale", 1.0) != 1.0:
+        # what scale did, beside the protocol as written (which keeps ``scale``)
+        scaled["scale"] = protocol.scaling["scale"]
+        for pop, amplitude in protocol.scaling.get("dc", {}).items():
+            scaled[f"scaling_dc_{pop}"] = amplitude
+    ds.attrs = protocol_provenance(
+        protocol, started, duration=float(protocol.duration), **scaled, **timing
+    )
     return run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
 
 

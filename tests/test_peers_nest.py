@@ -73,6 +73,19 @@ def test_translation_of_connectors_and_refusals():
         "allow_multapses": False,
     }
     assert _conn_spec(by_name["exc_inh"], "")["indegree"] == 1000
+    tfp = load_protocol(
+        "brunel2000_ai",
+        [*SMALL, "projections.exc_inh.connector={rule: total_from_probability, p: 0.1}"],
+    )
+    proj = {p.name: p for p in tfp.projections}["exc_inh"]
+    sizes = {name: range(pop["n"]) for name, pop in tfp.populations.items()}
+    n = round(np.log(0.9) / np.log1p(-1 / (len(sizes["exc"]) * len(sizes["inh"]))))
+    assert _conn_spec(proj, "", sizes) == {
+        "rule": "fixed_total_number",
+        "N": n,
+        "allow_autapses": True,
+        "allow_multapses": True,
+    }
     bad = load_protocol(
         "brunel2000_ai",
         [*SMALL, "populations.inh.model=adex", "populations.inh.params={C: 250 pF, g_L: 12.5 nS}"],

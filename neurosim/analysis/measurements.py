@@ -119,7 +119,7 @@ def _neuron_coord(ds: xr.Dataset, record: str, size: int) -> tuple[str, np.ndarr
 
 
 def _bounds(ds: xr.Dataset, spec: dict[str, Any], where: str, record: str) -> tuple[float, float]:
-    start = parse_quantity(spec.get("start", 0.0), f"{where}.start", brian2.second)
+    start = parse_quantity(spec.get("start", 0.0 * brian2.second), f"{where}.start", brian2.second)
     if "stop" in spec:
         stop = parse_quantity(spec["stop"], f"{where}.stop", brian2.second)
     else:

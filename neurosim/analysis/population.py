@@ -38,6 +38,27 @@ class PopulationStatistics(NamedTuple):
     """Spikes in the window."""
 
 
+def checked_spikes(
+    times, neurons, size: int, start: float, stop: float, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spike times and neuron indices as arrays, refused in one line if they cannot be a train.
+
+    ``what`` names the statistic in the error (times and neurons of equal
+    length, ``stop > start``, ``size >= 1``, indices within ``0 .. size - 1``).
+    """
+    times = np.asarray(times, float)
+    neurons = np.asarray(neurons, np.int64)
+    if times.shape != neurons.shape or times.ndim != 1:
+        raise NeurosimError(f"{what}: times and neurons must be 1-d and equal length")
+    if not stop > start or size < 1:
+        raise NeurosimError(
+            f"{what}: need stop > start and size >= 1, got {start}..{stop} s, {size}"
+        )
+    if neurons.size and (neurons.min() < 0 or neurons.max() >= size):
+        raise NeurosimError(f"{what}: neuron index outside 0..{size - 1}")
+    return times, neurons
+
+
 def population_statistics(
     times,
     neurons,
@@ -80,16 +101,7 @@ def population_statistics(
         population count per ``rate_bin``. A statistic with nothing to
         average is NaN.
     """
-    times = np.asarray(times, float)
-    neurons = np.asarray(neurons, np.int64)
-    if times.shape != neurons.shape or times.ndim != 1:
-        raise NeurosimError("population statistics: times and neurons must be 1-d and equal length")
-    if not stop > start or size < 1:
-        raise NeurosimError(
-            f"population statistics: need stop > start and size >= 1, got {start}..{stop} s, {size}"
-        )
-    if neurons.size and (neurons.min() < 0 or neurons.max() >= size):
-        raise NeurosimError(f"population statistics: neuron index outside 0..{size - 1}")
+    times, neurons = checked_spikes(times, neurons, size, start, stop, "population statistics")
     inside = (times >= start) & (times < stop)
     times, neurons = times[inside], neurons[inside]
     duration = stop - start

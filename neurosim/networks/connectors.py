@@ -17,6 +17,11 @@ A connector is data (:class:`Connector`, read from a protocol's
     partners drawn uniformly, with repeats unless ``multapses: false``.
 ``fixed_total_number``
     ``n`` synapses, each pair drawn uniformly.
+``total_from_probability``
+    ``fixed_total_number`` with the ``n`` that connects a given pair with
+    probability ``p`` when synapses are drawn with repeats:
+    ``n = round(log(1 - p) / log(1 - 1 / (n_pre n_post)))`` (Potjans &
+    Diesmann 2014, eq. 1; the cortical microcircuit's connection table).
 ``distance`` (NEST: ``pairwise_bernoulli`` with a spatial ``p``)
     each pair independently with probability ``p0 exp(-d^2 / (2 scale^2))``
     (``profile: gaussian``) or ``p0 exp(-d / scale)`` (``exponential``), ``d``
@@ -48,6 +53,7 @@ random keys in blocks of rows.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +90,7 @@ CONNECTORS: dict[str, tuple[str, ...]] = {
     "fixed_indegree": ("indegree",),
     "fixed_outdegree": ("outdegree",),
     "fixed_total_number": ("n",),
+    "total_from_probability": ("p",),
     "from_file": ("file",),
     "distance": ("p0", "profile", "scale"),
 }
@@ -334,6 +341,8 @@ def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where:
     ``same``: source and target are the same population (autapses possible).
     """
     no_self = same and not conn.autapses
+    if conn.rule == "total_from_probability" and conn.p >= 1:
+        raise NeurosimError(f"{where}.p: total_from_probability needs p < 1, got {conn.p!r}")
     if same and n_pre != n_post:
         raise NeurosimError(f"{where}: one population with two sizes, {n_pre} and {n_post}")
     if conn.rule == "one_to_one" and n_pre != n_post:
@@ -362,13 +371,14 @@ def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where:
             )
         if k is not None and k > 0 and pool - no_self < 1:
             raise NeurosimError(f"{where}.{key}: no possible partner (one neuron, no autapses)")
-    if conn.rule == "fixed_total_number":
+    if conn.rule in ("fixed_total_number", "total_from_probability"):
         pairs = n_pre * n_post - (min(n_pre, n_post) if no_self else 0)
-        if conn.n and pairs < 1:
+        n = total_number(conn, n_pre, n_post)
+        if n and pairs < 1:
             raise NeurosimError(f"{where}.n: no possible pair (one neuron, no autapses)")
-        if not conn.multapses and conn.n > pairs:
+        if not conn.multapses and n > pairs:
             raise NeurosimError(
-                f"{where}.n: {conn.n} distinct synapses out of {pairs} pairs "
+                f"{where}.n: {n} distinct synapses out of {pairs} pairs "
                 "(allow multapses, or lower it)"
             )
     count = expected_synapses(conn, n_pre, n_post, same)
@@ -404,7 +414,24 @@ def expected_synapses(
         if positions is None:  # an upper bound until the positions are known
             return float(conn.p0) * (n_pre * n_post - (min(n_pre, n_post) if no_self else 0))
         return float(sum(p.sum() for _, p in _distance_blocks(conn, positions, same)))
-    return float(conn.n)
+    return float(total_number(conn, n_pre, n_post))
+
+
+def total_number(conn: Connector, n_pre: int, n_post: int) -> int:
+    """The synapse count of ``fixed_total_number`` (``n``) or ``total_from_probability``.
+
+    For the latter, the count of uniformly drawn synapses (repeats allowed)
+    that leaves a given pair unconnected with probability ``1 - p``:
+    ``(1 - 1/(n_pre n_post))^n = 1 - p`` (Potjans & Diesmann 2014, eq. 1).
+    """
+    if conn.rule != "total_from_probability":
+        return int(conn.n)
+    pairs = n_pre * n_post
+    if conn.p == 0 or pairs < 2:
+        return 0 if conn.p == 0 else pairs
+    if conn.p >= 1:
+        raise NeurosimError("connector.p: total_from_probability needs p < 1")
+    return round(math.log1p(-conn.p) / math.log1p(-1.0 / pairs))
 
 
 def connect(
@@ -468,7 +495,9 @@ def connect(
         if not path.is_file() or _sha256(path) != conn.sha256:
             raise NeurosimError(f"connector: {path} changed or vanished since the protocol loaded")
         return _load_pairs(path, "connector")
-    return _fixed_total(n_pre, n_post, conn.n, conn.multapses, no_self, rng)
+    return _fixed_total(
+        n_pre, n_post, total_number(conn, n_pre, n_post), conn.multapses, no_self, rng
+    )
 
 
 def _drop_self(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -108,6 +108,13 @@ class Projection:
     """A plasticity rule on the weights (None: static)."""
     record: RecordSpec | None = None
     """Synapse variables to record (None: none)."""
+    receptor: str | None = None
+    """The target-side state this projection shares with others (None: its own)."""
+
+    @property
+    def state_key(self) -> str:
+        """The suffix of the target-side synapse state: the receptor's or the projection's name."""
+        return self.receptor or self.name
 
     @property
     def same_population(self) -> bool:
@@ -163,7 +170,7 @@ def check_projections(
         )
         model = models[target]
         variable = proj.get("variable")
-        synapse, params = _synapse(proj.get("synapse"), f"{key}.synapse")
+        synapse, params, receptor = synapse_from_spec(proj.get("synapse"), f"{key}.synapse")
         if variable is None and synapse is None:
             # synapses that only learn: a weight and its rule, no effect on the
             # target (spike-pairing experiments onto spike sources)
@@ -244,9 +251,31 @@ def check_projections(
                 params,
                 plasticity,
                 record,
+                receptor,
             )
         )
     return out
+
+
+def check_receptors(users: list[tuple]) -> None:
+    """Users of one receptor of a target must agree on the synapse model, parameters and input.
+
+    ``users``: ``(target, receptor, synapse model, parameters, input variable, where)``.
+    """
+    seen: dict[tuple[str, str], tuple] = {}
+    for target, receptor, model, params, variable, where in users:
+        if receptor is None:
+            continue
+        first = seen.setdefault((target, receptor), (model, params, variable, where))
+        if first[0] is not model or first[2] != variable or not _same(first[1], params):
+            raise NeurosimError(
+                f"{where}.synapse.receptor: receptor {receptor!r} of {target!r} is used by "
+                f"{first[3].split(': ')[-1]} with another synapse model, parameters or variable"
+            )
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(bool(np.all(a[k] == b[k])) for k in a)
 
 
 def _check_values(
@@ -363,10 +392,15 @@ def _traces(model: str) -> list[str]:
     return re.findall(r"^\s*d(\w+)/dt", model, flags=re.MULTILINE)
 
 
-def _synapse(spec: Any, where: str) -> tuple[SynapseModel | None, dict[str, Any]]:
-    """``synapse: NAME`` or ``{model: NAME, PARAM: value, ...}``; None: delta."""
+def synapse_from_spec(
+    spec: Any, where: str
+) -> tuple[SynapseModel | None, dict[str, Any], str | None]:
+    """``synapse: NAME`` or ``{model: NAME, receptor: R, PARAM: value, ...}``; None: delta.
+
+    Returns the model, its parameters and the receptor (None: the projection's own state).
+    """
     if spec is None or spec == "delta":
-        return None, {}
+        return None, {}, None
     if isinstance(spec, str):
         spec = {"model": spec}
     check_mapping(spec, where, "a synapse model name or {model: NAME, parameters...}")
@@ -379,30 +413,38 @@ def _synapse(spec: Any, where: str) -> tuple[SynapseModel | None, dict[str, Any]
         model = load_synapse_model(name)
     except NeurosimError as err:
         raise NeurosimError(f"{where}.model: {err}") from None
-    overrides = {k: v for k, v in spec.items() if k != "model"}
-    return model, model.params(overrides, where)
+    receptor = spec.get("receptor")
+    if receptor is not None:
+        check_identifier(receptor, f"{where}.receptor", "receptor name")
+    overrides = {k: v for k, v in spec.items() if k not in ("model", "receptor")}
+    return model, model.params(overrides, where), receptor
 
 
 def target_inputs(
-    projections: list[Projection], models: dict
+    users: list, models: dict
 ) -> dict[str, tuple[str, dict[str, list[str]], dict[str, Any]]]:
     """What the synapse models add to each target population.
 
-    Returns, per population: the extra equations (each projection's post
-    state and current ``I_{projection}``), the currents summed into each input
-    variable, and the namespace of the suffixed synapse parameters.
+    ``users``: projections, and stimuli with a synapse model (anything with
+    ``target``, ``state_key``, ``synapse``, ``synapse_params`` and ``variable``).
+    Returns, per population: the extra equations (the post state and current
+    ``I_{key}`` of each projection or receptor, once per receptor), the
+    currents summed into each input variable, and the namespace of the
+    suffixed synapse parameters.
     """
     out: dict[str, tuple[str, dict[str, list[str]], dict[str, Any]]] = {}
-    for proj in projections:
-        if proj.synapse is None:
+    done: set[tuple[str, str]] = set()
+    for user in users:
+        if user.synapse is None or (user.target, user.state_key) in done:
             continue
-        eqs, summed, namespace = out.get(proj.target, ("", {}, {}))
-        potential = input_potential(models[proj.target], proj.variable)
+        done.add((user.target, user.state_key))
+        eqs, summed, namespace = out.get(user.target, ("", {}, {}))
+        potential = input_potential(models[user.target], user.variable)
         more, current, names = post_equations(
-            proj.synapse, proj.name, proj.synapse_params, potential
+            user.synapse, user.state_key, user.synapse_params, potential
         )
-        summed.setdefault(proj.variable, []).append(current)
-        out[proj.target] = (eqs + more, summed, {**namespace, **names})
+        summed.setdefault(user.variable, []).append(current)
+        out[user.target] = (eqs + more, summed, {**namespace, **names})
     return out
 
 
@@ -414,6 +456,21 @@ def synapse_count(proj: Projection, populations: dict[str, dict]) -> float:
         populations[proj.target]["n"],
         proj.same_population,
     )
+
+
+def pathway_shift(proj: Projection, dt) -> float:
+    """How much shorter (s) Brian2's pathway delay is than the nominal, NEST's, delay.
+
+    NEST's delay: a jump of the membrane potential arriving at t can make the
+    target spike at t (``iaf_psc_delta``). Brian2 applies synaptic input after
+    the threshold test of its step, so the earliest spike it causes is one step
+    later; a delta synapse's pathway is one step shorter to match (the Brunel SR
+    state's 15-step oscillation with D = 1.5 ms becomes 16 steps otherwise). A
+    synapse model's input arriving at t changes the synaptic current, which
+    moves the potential from the next step on, in NEST (``iaf_psc_exp``) and in
+    Brian2 alike: no shift.
+    """
+    return 0.0 if proj.synapse is not None else float(dt)
 
 
 def build_projection(
@@ -438,9 +495,9 @@ def build_projection(
         on_pre = f"{proj.variable}_post += w" if proj.variable else ""
         namespace = None
     else:
-        # the target's state of this projection carries its name (target_inputs)
+        # the target's state of this projection carries its name or its receptor's (target_inputs)
         model += "\n" + proj.synapse.synapse
-        on_pre = on_pre_code(proj.synapse, proj.name)
+        on_pre = on_pre_code(proj.synapse, proj.state_key)
         namespace = dict(proj.synapse_params)
     if proj.plasticity is not None:
         # the spike acts with the weight it finds, then the rule changes it
@@ -460,7 +517,8 @@ def build_projection(
     i, j = connect(proj.connector, len(source), len(target), rng, proj.same_population, positions)
     # Brian2 cannot tell a standalone Synapses' size before the run; keep the pairs
     syn.add_attribute("neurosim_pairs")
-    syn.neurosim_pairs = (i, j)
+    small = np.int32 if max(len(source), len(target)) < 2**31 else np.int64
+    syn.neurosim_pairs = (i.astype(small), j.astype(small))  # 8 bytes a synapse, not 16
     if len(i):
         syn.connect(i=i, j=j)
         where = f"projections.{proj.name}"
@@ -473,13 +531,9 @@ def build_projection(
             _check_delays(
                 delays.min(), delays.max(), proj.delay, None, syn.clock.dt, f"{where}.delay"
             )
-        # NEST's delay: an input arriving at t can make the target spike at t.
-        # Brian2 applies synaptic input after the threshold test of its step,
-        # so the earliest spike it causes is one step later; the pathway's
-        # delay is one step shorter to match (the Brunel SR state's 15-step
-        # oscillation with D = 1.5 ms becomes 16 steps otherwise).
-        step = float(target.clock.dt)
-        syn.delay[:] = np.maximum(delays - step, 0.0) * brian2.second
+        syn.delay[:] = (
+            np.maximum(delays - pathway_shift(proj, target.clock.dt), 0.0) * brian2.second
+        )
         for var, value in (proj.synapse.initial if proj.synapse else {}).items():
             setattr(syn, var, value)
     return syn

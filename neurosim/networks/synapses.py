@@ -15,7 +15,18 @@ siemens``), ``current`` (the current into the input variable, in amperes;
 ``V`` is the compartment's potential, e.g. ``g * (E_rev - V)``), ``on_pre``
 (what a spike does, e.g. ``g_post += w``), the ``parameters`` with value and
 description, and optionally ``synapse`` (per-synapse state, for short-term
-plasticity), ``initial`` (its initial values) and ``notes``.
+plasticity), ``initial`` (its initial values), ``charge`` (an expression of
+the parameters: the time integral of ``current`` after one spike of unit
+weight, in seconds, which a scaled network needs to keep its mean input, see
+:mod:`neurosim.networks.scaling`) and ``notes``.
+
+Receptors: projections onto one target that name the same ``receptor`` in
+their ``synapse:`` share one copy of the target-side state, as the synapses
+of a NEST neuron share its receptor port (``iaf_psc_exp``'s excitatory and
+inhibitory currents): the sum is exact for kinetics that a spike changes by
+adding the weight, and the target then integrates one state per receptor
+instead of one per projection. Projections (and ``poisson`` stimuli) that
+share a receptor must have the same synapse model, parameters and input.
 
 Linear kinetics live on the target (``post``), summed over all synapses of the
 projection, so a synapse costs one add per spike, as in NEST's
@@ -32,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import brian2
+import numpy as np
 from brian2 import Equations, Quantity
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
@@ -58,6 +70,7 @@ from neurosim.units import (
     check_expression,
     check_rate_constant,
     check_statements,
+    format_quantity,
     parse_quantity,
     parse_unit,
     unit_name,
@@ -76,7 +89,7 @@ __all__ = [
 SYNAPSES_DIR = MODELS_DIR / "synapses"
 
 _REQUIRED = ("name", "description", "citation", "weight", "post", "current", "on_pre", "parameters")
-_OPTIONAL = ("synapse", "initial", "notes")
+_OPTIONAL = ("synapse", "initial", "notes", "charge")
 #: Names a synapse model may use besides its own: the target compartment's
 #: potential, the weight, and time.
 _BUILTIN = frozenset({"V", "w", "t"})
@@ -99,6 +112,27 @@ class SynapseModel:
     synapse_variables: tuple[str, ...] = ()
     initial: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    charge: str = ""
+    """Time integral of the current per unit weight (an expression of the parameters)."""
+
+    def charge_per_weight(self, params: dict[str, Any], where: str) -> float:
+        """The ``charge`` expression's value (s) with ``params``; refused if the file has none."""
+        if not self.charge:
+            raise NeurosimError(
+                f"{where}: synapse model {self.name!r} has no 'charge' (the integral of its "
+                "current per unit weight), which keeping the mean input needs"
+            )
+        return _charge_value(self, params, where)
+
+    def added_variable(self, where: str) -> str:
+        """The post variable a spike adds its weight to (``on_pre: X_post += w``)."""
+        found = re.fullmatch(r"\s*(\w+)_post\s*\+=\s*w\s*", self.on_pre)
+        if not found or found.group(1) not in self.post_variables:
+            raise NeurosimError(
+                f"{where}: synapse model {self.name!r} does more than add the weight to a "
+                f"target variable on a spike ({excerpt(self.on_pre)}): Poisson input cannot use it"
+            )
+        return found.group(1)
 
     def params(self, overrides: dict[str, Any], where: str) -> dict[str, Any]:
         """The parameter values with a projection's overrides (unit-checked)."""
@@ -197,9 +231,28 @@ def _load(path: Path, data: dict[str, Any]) -> SynapseModel:
         synapse_variables=tuple(syn_vars),
         initial=initial,
         path=path,
+        charge=check_str(data.get("charge", ""), f"{path}: charge"),
     )
     _check_units(model)
+    if model.charge:
+        _charge_value(model, {k: p.value for k, p in parameters.items()}, f"{path}: charge")
     return model
+
+
+def _charge_value(model: SynapseModel, params: dict[str, Any], where: str) -> float:
+    """Evaluate ``charge`` with the parameters written in as quantities (seconds)."""
+    from neurosim.networks.values import _tree, _walk
+
+    names = {key: f"({format_quantity(value)})" for key, value in params.items()}
+    text = _rename(model.charge, names)
+    value, dim = _walk(_tree(text, where).body, text, np.zeros(1), where)
+    if (
+        dim is not brian2.second.dim
+        or not np.isfinite(value).all()
+        or float(np.ravel(value)[0]) <= 0
+    ):
+        raise NeurosimError(f"{where}: {excerpt(model.charge)} has to be a positive time")
+    return float(np.ravel(value)[0])
 
 
 def _known(name: str, variables: dict, where: str) -> bool:

@@ -34,6 +34,7 @@ Both drop input that reaches a neuron while it is refractory (NEST's
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, NamedTuple
 
@@ -41,6 +42,7 @@ import numpy as np
 from brian2 import Quantity, amp, farad, second, siemens, volt
 
 from neurosim.errors import NeurosimError
+from neurosim.networks.connectors import total_number
 from neurosim.networks.projections import synapse_count
 from neurosim.protocol import Protocol
 from neurosim.units import parse_quantity
@@ -55,6 +57,7 @@ RULES = {
     "fixed_indegree": ("fixed_indegree", (("indegree", "indegree"),)),
     "fixed_outdegree": ("fixed_outdegree", (("outdegree", "outdegree"),)),
     "fixed_total_number": ("fixed_total_number", (("n", "N"),)),
+    "total_from_probability": ("fixed_total_number", ()),
 }
 # Rules that can make more than one connection per pair.
 _MULTAPSE_RULES = ("fixed_indegree", "fixed_outdegree", "fixed_total_number")
@@ -104,6 +107,7 @@ def _si(value: Any, unit, where: str) -> float:
 
 
 def _neuron_params(protocol: Protocol, name: str) -> dict[str, float]:
+    """NEST parameters of a ``lif`` population (``V_m`` only when its initial ``v`` is constant)."""
     where = protocol.where(f"populations.{name}")
     model = protocol.models[name]
     if model.name != "lif":
@@ -121,11 +125,105 @@ def _neuron_params(protocol: Protocol, name: str) -> dict[str, float]:
         "V_th": 1e3 * _si(params["V_th"], volt, f"{where}.params.V_th"),
         "V_reset": 1e3 * _si(params["V_reset"], volt, f"{where}.params.V_reset"),
         "t_ref": 1e3 * _si(model.refractory or 0 * second, second, f"{where}.refractory"),
-        "V_m": 1e3 * _si(initial.get("v", params["E_L"]), volt, f"{where}.initial.v"),
     }
+    v0 = initial.get("v", params["E_L"])
+    if not isinstance(v0, dict):
+        out["V_m"] = 1e3 * _si(v0, volt, f"{where}.initial.v")
     if "I" in params:
         out["I_e"] = 1e12 * _si(params["I"], amp, f"{where}.params.I")
     return out
+
+
+def _dc(protocol: Protocol) -> dict[str, float]:
+    """Constant currents (pA) per population: ``current_step`` stimuli onto ``I`` for the whole run.
+
+    NEST's ``I_e`` (the DC a scaled network gets, :mod:`neurosim.networks.scaling`).
+    """
+    out: dict[str, float] = {}
+    for stim in protocol.stimuli:
+        if stim.kind != "current_step":
+            continue
+        whole = (
+            stim.spec.get("start", 0 * second) == 0 * second
+            and stim.spec.get("stop", protocol.duration) == protocol.duration
+        )
+        amplitude = stim.spec["amplitude"]
+        if (
+            stim.variable != "I"
+            or not whole
+            or stim.spec.get("neurons", True) is not True
+            or (np.ndim(amplitude) != 0)
+        ):
+            raise NeurosimError(
+                f"{stim.where}: only a current_step onto I of every neuron for the whole run "
+                "translates to NEST here (I_e)"
+            )
+        out[stim.population] = out.get(stim.population, 0.0) + 1e12 * _si(
+            amplitude, amp, f"{stim.where}.amplitude"
+        )
+    return out
+
+
+def _initial_v(nest, protocol: Protocol, name: str):
+    """A distribution of the initial ``v`` as NEST's random parameter (mV); None if constant."""
+    where = protocol.where(f"populations.{name}.initial.v")
+    v0 = (protocol.populations[name].get("initial") or {}).get("v")
+    if not isinstance(v0, dict):
+        return None
+    a, b = (v0.get(k) for k in (("mean", "std") if v0.get("dist") == "normal" else ("low", "high")))
+    a, b = 1e3 * _si(a, volt, where), 1e3 * _si(b, volt, where)
+    if v0.get("dist") == "normal":
+        return nest.random.normal(mean=a, std=b)
+    return nest.random.uniform(min=a, max=b)
+
+
+def _receptors(protocol: Protocol) -> dict[str, dict[str, float]]:
+    """``tau_syn_ex``/``tau_syn_in`` (ms) of each population fed through ``exp_current``.
+
+    NEST's ``iaf_psc_exp`` has two receptors and routes a weight by its sign:
+    each of neurosim's receptors onto a population must be ``exp_current``
+    with weights of one sign, at most one of each sign.
+    """
+    users = [(p, p.weight, protocol.where(f"projections.{p.name}")) for p in protocol.projections]
+    users += [(s, s.spec.get("weight"), s.where) for s in protocol.stimuli if s.synapse]
+    taus: dict[str, dict[str, tuple[float, str]]] = {}
+    for user, weight, where in users:
+        if user.synapse is None:
+            continue
+        if user.synapse.name != "exp_current" or user.variable != "I":
+            raise NeurosimError(
+                f"{where}.synapse: only exp_current onto I translates to NEST here (iaf_psc_exp)"
+            )
+        sign = _sign(weight, where)
+        tau = 1e3 * _si(user.synapse_params["tau"], second, f"{where}.synapse.tau")
+        kind = "tau_syn_ex" if sign > 0 else "tau_syn_in"
+        got = taus.setdefault(user.target, {}).setdefault(kind, (tau, user.state_key))
+        if got != (tau, user.state_key):
+            raise NeurosimError(
+                f"{where}.synapse: iaf_psc_exp has one {'excitatory' if sign > 0 else 'inhibitory'}"
+                f" receptor; receptor {got[1]!r} of {user.target!r} already takes that sign"
+            )
+    out = {}
+    for target, kinds in taus.items():
+        params = {kind: tau for kind, (tau, _) in kinds.items()}
+        params.setdefault("tau_syn_in", params.get("tau_syn_ex", 2.0))
+        params.setdefault("tau_syn_ex", params["tau_syn_in"])
+        out[target] = params
+    return out
+
+
+def _sign(weight, where: str) -> int:
+    """+1 or -1: the sign every value of a weight has (refused if it can have both)."""
+    if isinstance(weight, Quantity) or isinstance(weight, int | float):
+        value = float(np.asarray(weight))
+        return 1 if value >= 0 else -1
+    if weight.kind == "constant":
+        return 1 if weight.param("value") >= 0 else -1
+    if weight.low >= 0:
+        return 1
+    if weight.high <= 0:
+        return -1
+    raise NeurosimError(f"{where}.weight: can take both signs (bound it with min: 0 or max: 0)")
 
 
 _KINDS = {"expression": "an expression of the distance", "from_file": "an array of a file"}
@@ -138,7 +236,30 @@ def _constant(spec, where: str) -> float:
     return spec.param("value")
 
 
-def _conn_spec(proj, where: str) -> dict[str, Any]:
+def _value(nest, spec, factor: float, where: str):
+    """A weight or delay as NEST takes it (a number, or a random parameter), times ``factor``.
+
+    Normal and uniform distributions translate, bounds as ``nest.math.redraw``.
+    """
+    if spec.kind == "constant":
+        return factor * spec.param("value")
+    if spec.kind == "normal":
+        value = nest.random.normal(mean=factor * spec.param("mean"), std=factor * spec.param("std"))
+    elif spec.kind == "uniform":
+        value = nest.random.uniform(min=factor * spec.param("low"), max=factor * spec.param("high"))
+    else:
+        _constant(spec, where)  # names what does not translate
+    if math.isfinite(spec.low) or math.isfinite(spec.high):
+        value = nest.math.redraw(value, min=factor * spec.low, max=factor * spec.high)
+    return value
+
+
+def _conn_spec(proj, where: str, nodes: dict | None = None) -> dict[str, Any]:
+    """NEST's ``conn_spec`` of a projection.
+
+    ``nodes``: the populations, for ``total_from_probability`` (its count
+    depends on their sizes).
+    """
     conn = proj.connector
     if conn.rule not in RULES:
         raise NeurosimError(
@@ -147,6 +268,9 @@ def _conn_spec(proj, where: str) -> dict[str, Any]:
     rule, params = RULES[conn.rule]
     spec: dict[str, Any] = {"rule": rule}
     spec.update({nest_key: getattr(conn, key) for key, nest_key in params})
+    if conn.rule == "total_from_probability":
+        n_pre, n_post = (len((nodes or {})[p]) for p in (proj.source, proj.target))
+        spec["N"] = total_number(conn, n_pre, n_post)
     if rule not in ("one_to_one",):
         spec["allow_autapses"] = bool(conn.autapses)
     if rule in _MULTAPSE_RULES:
@@ -226,7 +350,7 @@ def _connect_plastic(nest, proj, where: str, nodes, syn: dict, dt_ms: float, axo
     """
     delay = syn["delay"]
     if not axonal or delay < 2 * dt_ms - 1e-9:  # D = dt: the windows already agree
-        nest.Connect(nodes[proj.source], nodes[proj.target], _conn_spec(proj, where), syn)
+        nest.Connect(nodes[proj.source], nodes[proj.target], _conn_spec(proj, where, nodes), syn)
         return nodes[proj.source], 0.0
     if proj.same_population and not proj.connector.autapses:
         # NEST's flag would compare parrots with targets, never equal
@@ -236,7 +360,9 @@ def _connect_plastic(nest, proj, where: str, nodes, syn: dict, dt_ms: float, axo
     parrots = nest.Create("parrot_neuron", len(nodes[proj.source]))
     lag = delay - dt_ms
     nest.Connect(nodes[proj.source], parrots, "one_to_one", {"delay": lag})
-    nest.Connect(parrots, nodes[proj.target], _conn_spec(proj, where), {**syn, "delay": dt_ms})
+    nest.Connect(
+        parrots, nodes[proj.target], _conn_spec(proj, where, nodes), {**syn, "delay": dt_ms}
+    )
     return parrots, lag
 
 
@@ -370,19 +496,30 @@ def run_in_nest(
     )
     start = time.perf_counter()
     nodes, recorders = {}, {}
+    receptors = _receptors(protocol)
+    dc = _dc(protocol)
     for name, pop in protocol.populations.items():
-        nodes[name] = nest.Create("iaf_psc_delta", pop["n"], params=_neuron_params(protocol, name))
+        params = {**_neuron_params(protocol, name), **receptors.get(name, {})}
+        if name in dc:
+            params["I_e"] = params.get("I_e", 0.0) + dc[name]
+        model = "iaf_psc_exp" if name in receptors else "iaf_psc_delta"
+        nodes[name] = nest.Create(model, pop["n"], params=params)
+        v0 = _initial_v(nest, protocol, name)
+        if v0 is not None:
+            nodes[name].set(V_m=v0)
         recorders[name] = nest.Create("spike_recorder")
         nest.Connect(nodes[name], recorders[name])
     plastic, tau_minus = {}, {}
     for k, proj in enumerate(protocol.projections):
         where = protocol.where(f"projections.{proj.name}")
-        if proj.variable != "v":
+        if proj.synapse is None and (proj.variable != "v" or proj.target in receptors):
             raise NeurosimError(f"{where}.variable: only 'v' translates to iaf_psc_delta")
+        # iaf_psc_exp takes currents in pA, iaf_psc_delta jumps in mV
+        factor = 1e12 if proj.synapse is not None else 1e3
         syn = {
             "synapse_model": "static_synapse",
-            "weight": 1e3 * _constant(proj.weight, f"{where}.weight"),
-            "delay": 1e3 * _constant(proj.delay, f"{where}.delay"),
+            "weight": _value(nest, proj.weight, factor, f"{where}.weight"),
+            "delay": _value(nest, proj.delay, 1e3, f"{where}.delay"),
         }
         if proj.plasticity is not None:
             params, tau = _stdp_params(proj, where)
@@ -399,13 +536,21 @@ def run_in_nest(
             if proj.record is not None and "w" in proj.record.variables:
                 plastic[k] = (syn["synapse_model"], params, sources, lag)
             continue
-        nest.Connect(nodes[proj.source], nodes[proj.target], _conn_spec(proj, where), syn)
+        nest.Connect(nodes[proj.source], nodes[proj.target], _conn_spec(proj, where, nodes), syn)
     for stim in protocol.stimuli:
-        if stim.kind != "poisson" or stim.variable != "v":
-            raise NeurosimError(f"{stim.where}: only poisson stimuli onto v translate to NEST")
+        if stim.kind == "current_step":
+            continue  # a DC: I_e (_dc)
+        if stim.kind != "poisson" or (stim.variable != "v" and stim.synapse is None):
+            raise NeurosimError(
+                f"{stim.where}: only poisson stimuli onto v or via exp_current translate to NEST"
+            )
         rate = float(stim.spec["rate"] / (1 / second)) * int(stim.spec.get("n_inputs", 1))
         gen = nest.Create("poisson_generator", params={"rate": rate})
-        weight = 1e3 * _si(stim.spec["weight"], volt, f"{stim.where}.weight")
+        weight = (
+            1e12 * _si(stim.spec["weight"], amp, f"{stim.where}.weight")
+            if stim.synapse is not None
+            else 1e3 * _si(stim.spec["weight"], volt, f"{stim.where}.weight")
+        )
         nest.Connect(gen, nodes[stim.population], syn_spec={"weight": weight, "delay": dt_ms})
     built = time.perf_counter()
     nest.Simulate(1e3 * float(protocol.duration / second))
