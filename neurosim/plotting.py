@@ -295,11 +295,6 @@ def _neuron_counts(ds: xr.Dataset, rec: str) -> int:
     return int(n)
 
 
-def _window_start(ds: xr.Dataset, duration: float) -> float:
-    """Rates are taken after the first 0.5 s (a network's transient) when the run is over 1 s."""
-    return 0.5 if duration > 1.0 else 0.0
-
-
 def plot_stacked_raster(
     ds: xr.Dataset, path: str | Path, window=0.2, neurons: int = 200
 ) -> list[Path]:
@@ -342,7 +337,7 @@ def plot_rate_boxplot(ds: xr.Dataset, path: str | Path) -> list[Path]:
     if not records:
         raise NeurosimError(f"{path}: the recording has no spikes to plot")
     duration = float(ds.attrs["duration"])
-    start = _window_start(ds, duration)
+    start = 0.5 if duration > 1.0 else 0.0  # past a network's transient
     rates = []
     for rec in records:
         t = ds[f"{rec}_spike_time"].values

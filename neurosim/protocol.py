@@ -151,6 +151,8 @@ class Stimulus:
     """A ``poisson`` stimulus's synapse model (None: it adds its weight to ``variable``)."""
     synapse_params: dict[str, Any] = field(default_factory=dict, compare=False)
     receptor: str | None = None
+    index: int = 0
+    """Its place in ``stimuli`` (names its own synapse state)."""
 
     @property
     def target(self) -> str:
@@ -160,7 +162,7 @@ class Stimulus:
     @property
     def state_key(self) -> str:
         """Suffix of the synapse state it feeds: its receptor, or its own."""
-        return self.receptor or self.where.rsplit(": ", 1)[-1].replace("[", "").replace("]", "")
+        return self.receptor or f"stimuli{self.index}"
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,14 @@ def protocol_from_data(
     )
     if kind == "simulation" and not populations:
         raise NeurosimError(f"{where}: populations: a simulation needs at least one population")
+    for pop in scaling.get("dc", {}):
+        # the compensating DC is a stimulus the user did not write: name the key they did
+        variable = data["scaling"]["variable"]
+        if pop in models and variable not in models[pop].input_variables:
+            raise NeurosimError(
+                f"{where}: scaling.variable: {excerpt(variable)} is not an input variable of "
+                f"{pop!r} (model {models[pop].name!r}: {', '.join(models[pop].input_variables)})"
+            )
     projections = check_projections(
         _get(data, "projections", {}), populations, models, dt, where, path.parent, seed
     )
@@ -610,7 +620,7 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
         raise NeurosimError(f"{key}.onset: has to be before the end of the run")
     if kind == "current_epsc" and parsed["tau_rise"] >= parsed["tau_decay"]:
         raise NeurosimError(f"{key}.tau_rise: has to be shorter than tau_decay")
-    return Stimulus(kind, pop, variable, parsed, key, synapse, synapse_params, receptor)
+    return Stimulus(kind, pop, variable, parsed, key, synapse, synapse_params, receptor, k)
 
 
 def _variable(value: Any, model: NeuronModel, where: str) -> str:

@@ -173,6 +173,9 @@ def connector_from_spec(spec: object, where: str, folder: Path | None = None) ->
         p = check_number(spec["p"], f"{where}.p", "a probability in [0, 1]")
         if not 0 <= p <= 1:
             raise NeurosimError(f"{where}.p: expected a probability in [0, 1], got {p!r}")
+        if rule == "total_from_probability" and p >= 1:
+            # log(1 - p) of eq. 1: a pair is never certain when drawn with repeats
+            raise NeurosimError(f"{where}.p: total_from_probability needs p < 1, got {p!r}")
         values["p"] = p
     for key in ("indegree", "outdegree", "n"):
         if key in spec:
@@ -341,8 +344,6 @@ def check_connector(conn: Connector, n_pre: int, n_post: int, same: bool, where:
     ``same``: source and target are the same population (autapses possible).
     """
     no_self = same and not conn.autapses
-    if conn.rule == "total_from_probability" and conn.p >= 1:
-        raise NeurosimError(f"{where}.p: total_from_probability needs p < 1, got {conn.p!r}")
     if same and n_pre != n_post:
         raise NeurosimError(f"{where}: one population with two sizes, {n_pre} and {n_post}")
     if conn.rule == "one_to_one" and n_pre != n_post:
@@ -429,8 +430,6 @@ def total_number(conn: Connector, n_pre: int, n_post: int) -> int:
     pairs = n_pre * n_post
     if conn.p == 0 or pairs < 2:
         return 0 if conn.p == 0 else pairs
-    if conn.p >= 1:
-        raise NeurosimError("connector.p: total_from_probability needs p < 1")
     return round(math.log1p(-conn.p) / math.log1p(-1.0 / pairs))
 
 

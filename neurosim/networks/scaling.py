@@ -105,7 +105,7 @@ def scale_data(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[s
     out = copy.deepcopy(data)
     full_sizes = _scale_populations(out, scale, where)
     sizes = {n: pop["n"] for n, pop in _mapping(out.get("populations")) if isinstance(pop, dict)}
-    k_ratio = {}  # projection -> full-scale mean in-degree
+    in_degree = {}  # projection -> full-scale mean in-degree
     for name, proj in _mapping(out.get("projections")):
         key = f"{where}: projections.{key_text(name)}"
         if not isinstance(proj, dict) or not isinstance(proj.get("connector"), dict | str):
@@ -134,7 +134,7 @@ def scale_data(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[s
                     "gives cannot be compensated when scaled"
                 )
             same = src == tgt
-            k_ratio[name] = (
+            in_degree[name] = (
                 expected_synapses(full, full_sizes[src], full_sizes[tgt], same) / full_sizes[tgt]
             )
     stimuli = out.get("stimuli") if isinstance(out.get("stimuli"), list) else []
@@ -152,7 +152,7 @@ def scale_data(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[s
                 poisson_full[k] = full
     report: dict[str, Any] = {"scale": float(scale)}
     if section is not None:
-        report["dc"] = _compensate(out, section, scale, k_ratio, poisson_full, where)
+        report["dc"] = _compensate(out, section, scale, in_degree, poisson_full, where)
     return out, report
 
 
@@ -181,7 +181,7 @@ def _scale_populations(out: dict, scale: float, where: str) -> dict[str, int]:
 
 
 def _compensate(
-    out: dict, section: Any, scale: float, k_ratio: dict, poisson_full: dict, where: str
+    out: dict, section: Any, scale: float, in_degree: dict, poisson_full: dict, where: str
 ) -> dict[str, float]:
     """Divide the weights by sqrt(scale) and add the DC that keeps each target's mean input."""
     from neurosim.networks.projections import synapse_from_spec
@@ -197,14 +197,16 @@ def _compensate(
     }
     root = math.sqrt(scale)
     dc: dict[str, float] = {}
+    # (key, spec, source population or None for a Poisson stimulus, full-scale in-degree)
     inputs = [
-        (f"{where}: projections.{key_text(name)}", proj, proj.get("source"), k_ratio.get(name))
+        (f"{where}: projections.{key_text(name)}", proj, proj.get("source"), in_degree.get(name))
         for name, proj in _mapping(out.get("projections"))
     ]
     inputs += [
-        (f"{where}: stimuli[{k}]", out["stimuli"][k], None, None) for k in sorted(poisson_full)
+        (f"{where}: stimuli[{k}]", out["stimuli"][k], None, full)
+        for k, full in sorted(poisson_full.items())
     ]
-    for key, spec, source, ratio in inputs:
+    for key, spec, source, k_full in inputs:
         if not isinstance(spec, dict):
             continue
         if "plasticity" in spec:
@@ -217,18 +219,16 @@ def _compensate(
             )
         charge = synapse.charge_per_weight(params, f"{key}.synapse")
         mean = _scale_weight(spec, root, f"{key}.weight")
-        if source is None:  # a Poisson stimulus: its own rate and input count
+        if source is None:  # a Poisson stimulus: its own rate
             rate = float(parse_quantity(spec.get("rate"), f"{key}.rate", brian2.Hz))
-            k_full = poisson_full[int(key.rsplit("[", 1)[1][:-1])]
-        else:
-            if source not in rates:
-                name = key.rsplit(".", 1)[-1]
-                raise NeurosimError(f"{at}.rates: no full-scale rate of {source!r} ({name})")
+        elif source in rates:
             rate = rates[source]
-            k_full = ratio if ratio is not None else 0.0
+        else:
+            name = key.rsplit(".", 1)[-1]
+            raise NeurosimError(f"{at}.rates: no full-scale rate of {source!r} ({name})")
         target = spec.get("population") if source is None else spec.get("target")
         # NEST's example: the in-degree scaled by `scale` exactly, the weight by 1/sqrt(scale)
-        dc[target] = dc.get(target, 0.0) + (1 - root) * rate * charge * mean * k_full
+        dc[target] = dc.get(target, 0.0) + (1 - root) * rate * charge * mean * (k_full or 0.0)
     stimuli = out.setdefault("stimuli", [])
     for target, amplitude in dc.items():
         stimuli.append(
