@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from neurosim._version import __version__
-from neurosim.errors import NeurosimError, one_line
+from neurosim.errors import ERROR_LINE_LIMIT, NeurosimError, one_line
 
 __all__ = ["main"]
 
@@ -444,8 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     except NeurosimError as err:
         if args.debug:
             raise
-        # one line of at most 280 characters, a last safeguard
-        print(f"neurosim: error: {one_line(str(err), 280)}", file=sys.stderr)
+        # one line, cut as a last safeguard; long enough for a path and two SHA-256s
+        print(f"neurosim: error: {one_line(str(err), ERROR_LINE_LIMIT)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         # a trainer that stopped cleanly says where its checkpoint is

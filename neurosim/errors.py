@@ -49,6 +49,11 @@ def excerpt(value: Any, limit: int = MAX_EXCERPT) -> str:
     return one_line(text, limit, closing)
 
 
+ERROR_LINE_LIMIT = 420
+"""Most characters of the one error line the CLI prints (after ``neurosim: error: ``):
+room for a long path and two SHA-256 digests, as a checksum mismatch names them."""
+
+
 def one_line(text: str, limit: int, closing: str = "") -> str:
     """``text`` with its whitespace runs made single spaces, cut to ``limit`` characters.
 

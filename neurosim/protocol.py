@@ -134,8 +134,17 @@ STIMULUS_KEYS = {
     ),
 }
 
-#: Datasets a ``dataset_poisson`` stimulus can present.
-DATASETS = ("mnist_subset", "mnist")
+#: Known data sets a ``dataset_poisson`` stimulus can present by name (also: a path or a
+#: mapping, see :mod:`neurosim.datasets.labelled`).
+DATASETS = (
+    "mnist_subset",
+    "mnist",
+    "fashion_mnist",
+    "kmnist",
+    "emnist_balanced",
+    "emnist_letters",
+    "emnist_digits",
+)
 
 
 @dataclass(frozen=True)
@@ -593,11 +602,9 @@ def _check_stimulus(spec: Any, k: int, populations, models, duration, where: str
         elif name in ("n_inputs", "images"):
             parsed[name] = check_int(value, at, 1, 10**7)
         elif name == "dataset":
-            if not isinstance(value, str) or value not in DATASETS:
-                raise NeurosimError(
-                    f"{at}: unknown dataset {excerpt(value)} (known: {', '.join(DATASETS)})"
-                )
-            parsed[name] = value
+            from neurosim.datasets import data_spec
+
+            parsed[name] = data_spec(value, at)
         elif name == "split":
             if not isinstance(value, str) or value not in ("train", "test"):
                 raise NeurosimError(f"{at}: expected 'train' or 'test', got {excerpt(value)}")

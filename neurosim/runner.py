@@ -439,22 +439,16 @@ def _attach_stimuli(
 
 def dataset_images(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """Images (as intensities in [0, 1], flattened) and labels a dataset stimulus presents."""
-    from neurosim.datasets import as_rates, load_mnist, load_mnist_subset
+    from neurosim.datasets import load_dataset
 
     split = spec.get("split", "train")
-    if spec["dataset"] == "mnist_subset":
-        data = load_mnist_subset()
-        images, labels = (
-            (data.train_images, data.train_labels)
-            if split == "train"
-            else (data.test_images, data.test_labels)
-        )
-    else:
-        images, labels = load_mnist(split)
+    data = load_dataset(spec["dataset"])
+    images = data.intensities(split)
+    labels = data.train_labels if split == "train" else data.test_labels
     count = spec.get("images", len(images))
     if count > len(images):
         raise NeurosimError(f"images: {count} asked for, the {split} split has {len(images)}")
-    return as_rates(images[:count]).reshape(count, -1), labels[:count]
+    return images[:count].reshape(count, -1), labels[:count]
 
 
 def _dataset_input(stim: Stimulus, k: int, group: brian2.NeuronGroup) -> tuple[list, np.ndarray]:

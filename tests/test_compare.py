@@ -66,3 +66,56 @@ def test_compare_rejects_unknown_rule(capsys):
     code = main(["compare", "compare_mnist", "--set", "training.torch.rules=[fa, hebb]"])
     assert code == 2
     assert "training.torch.rules: unknown rule 'hebb'" in capsys.readouterr().err
+
+
+def test_compare_on_fashion_mnist_uses_identical_examples(tmp_path, monkeypatch, capsys):
+    """`neurosim compare` on Fashion-MNIST: the segregated network and the four torch
+    rules train on the same example indices in the same order and record the data."""
+    import json
+
+    from fake_data import pin_content, write_idx_set
+
+    from neurosim.datasets import known
+
+    folder = tmp_path / "data" / "fashion-mnist"
+    write_idx_set(folder, seed=11, n=60)
+    pin_content(monkeypatch, "fashion_mnist", folder)
+    monkeypatch.setenv("NEUROSIM_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(known, "SYSTEM_DATA_DIRS", [])
+    out = tmp_path / "cmp"
+    args = ["compare", "compare_mnist", "--out", str(out), "--quiet"]
+    for item in (
+        "training.dataset=fashion_mnist",
+        "training.train_examples=40",
+        "training.test_examples=20",
+        "training.eval_every=20",
+        "training.epochs=2",
+        "training.segregated.angle_every=0",
+    ):
+        args += ["--set", item]
+    assert main(args) == 0
+    ds = xr.load_dataset(out / "compare_mnist.nc")
+    assert list(ds.rule.values) == ["segregated", "backprop", "fa", "dfa", "shallow"]
+    # per epoch, the digest of the indices each network was shown, in order
+    expected = ",".join(order_digest(epoch_order(40, seed=0, epoch=e)) for e in range(2))
+    assert list(ds.train_order.values) == [expected] * 5
+    assert ds.attrs["data_name"] == "fashion_mnist"
+    assert ds.attrs["data_train_examples"] == 40 and ds.attrs["data_test_examples"] == 20
+    files = json.loads(ds.attrs["data_files"])
+    assert {f["path"] for f in files} == {str(p) for p in folder.iterdir()}
+
+
+def test_compare_wrong_checksum_is_one_line(tmp_path, monkeypatch, capsys):
+    from fake_data import IDX, write_idx_set
+
+    from neurosim.datasets import known
+
+    write_idx_set(tmp_path / "fashion-mnist", seed=12)
+    monkeypatch.setenv("NEUROSIM_DATA", str(tmp_path))
+    monkeypatch.setattr(known, "SYSTEM_DATA_DIRS", [])
+    assert main(["compare", "compare_mnist", "--set", "training.dataset=fashion_mnist"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    bad = tmp_path / "fashion-mnist" / IDX["train"][0]
+    assert f"checksum mismatch for {bad}: decompressed SHA-256 is" in err
+    assert known.KNOWN_SETS["fashion_mnist"].content_sha256[IDX["train"][0]] in err

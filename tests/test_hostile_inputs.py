@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from neurosim.cli import main
+from neurosim.errors import ERROR_LINE_LIMIT
 from neurosim.schema import MAX_FILE_BYTES
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -78,10 +79,10 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def check_refused(status: int, out: str, err: str, message: str | None) -> None:
-    """Exit 2, one line under 300 characters naming the problem, no traceback."""
+    """Exit 2, one line within the CLI's error line limit naming the problem, no traceback."""
     assert status == 2, (status, err)
     assert err.endswith("\n") and err.count("\n") == 1, err
-    assert len(err) < 300, err
+    assert len(err) <= len("neurosim: error: \n") + ERROR_LINE_LIMIT, err
     assert err.startswith("neurosim: error: "), err
     assert "Traceback" not in err and "Traceback" not in out
     if message is not None:

@@ -25,7 +25,9 @@ def test_run_writes_recording_plots_and_checkpoint(tmp_path, capsys):
     assert {
         "segregated_mnist_demo.nc",
         "checkpoint.npz",
-        "segregated_mnist_demo_weights.png",
+        "segregated_mnist_demo_weights.npz",
+        "segregated_mnist_demo_class_templates.png",
+        "segregated_mnist_demo_weight_change.png",
         "segregated_mnist_demo_learning_curve.png",
         "segregated_mnist_demo_compartments.png",
     } <= names
@@ -88,3 +90,68 @@ def test_initial_weights_and_order_options():
         training_config(load_protocol("segregated_mnist_demo", ["training.init=centred"]))
     with pytest.raises(NeurosimError, match=r"training\.spikes: expected one of 'poisson'"):
         training_config(load_protocol("segregated_mnist_demo", ["training.spikes=binomial"]))
+
+
+def test_user_npz_sets_the_network_and_is_recorded(tmp_path):
+    """3 classes of 20 x 20 images: 400 inputs, 3 output neurons, the file's SHA-256 kept."""
+    import hashlib
+    import json
+
+    from fake_data import bars_npz
+
+    data = bars_npz(tmp_path / "bars.npz", n_train=40, n_test=24)
+    run(tmp_path / "out", "training.epochs=1", f"training.dataset={data}")
+    out = tmp_path / "out"
+    ds = load_recording(out / "segregated_mnist_demo.nc")
+    assert ds.W_0.shape == (30, 400) and ds.W_1.shape == (3, 30) and ds.Y_0.shape == (30, 3)
+    assert ds.test_output_rate.shape == (20, 3)
+    files = json.loads(ds.attrs["data_files"])
+    assert files[0]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert ds.attrs["data_name"] == "bars" and ds.attrs["data_train_examples"] == 40
+    assert json.loads(ds.attrs["data_classes"]) == ["top", "middle", "bottom"]
+    for plot in ("class_templates", "weight_change", "compartments", "learning_curve"):
+        assert (out / f"segregated_mnist_demo_{plot}.png").stat().st_size > 0
+    # what learning changed, against the recorded start
+    assert not np.array_equal(ds.W_0.values, ds.W_0_initial.values)
+
+    # The weights file runs as a spiking network on test images, learning nothing.
+    weights = out / "segregated_mnist_demo_weights.npz"
+    run(
+        tmp_path / "test_only",
+        "training.epochs=0",
+        f"training.dataset={data}",
+        f"training.weights={weights}",
+    )
+    test = load_recording(tmp_path / "test_only" / "segregated_mnist_demo.nc")
+    assert test.attrs["trained_epochs"] == 0 and test.attrs["data_train_examples"] == 0
+    np.testing.assert_allclose(test.W_0.values, ds.W_0.values, rtol=1e-6)  # float32 file
+    predicted = np.argmax(test.test_output_rate.values, axis=1)
+    wrong = 100.0 * np.mean(predicted != test.test_label.values)
+    assert float(test.test_error[0]) == pytest.approx(wrong)
+    assert "layer0_C" in test and test.test_output_rate.attrs["units"] == "Hz"
+
+
+def test_weights_for_another_network_are_refused(tmp_path, capsys):
+    from fake_data import bars_npz
+
+    from neurosim.networks.segregated import SegregatedConfig, init_weights
+    from neurosim.networks.segregated_protocol import save_weights
+
+    data = bars_npz(tmp_path / "bars.npz")
+    config = SegregatedConfig(hidden_sizes=(7,), learning_rates=(0.1, 0.1), n_outputs=3)
+    path = save_weights(tmp_path / "w.npz", init_weights(config, 400), config, {})
+    args = ["run", "segregated_mnist_demo", "--out", str(tmp_path / "o"), "--quiet"]
+    for item in (*SMALL_OVERRIDES, f"training.dataset={data}", f"training.weights={path}"):
+        args += ["--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{path}: W_0 is (7, 400)" in err and "needs (30, 400)" in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "segregated_mnist_demo.nc").exists()
+
+
+def test_epochs_zero_needs_weights():
+    from neurosim.networks.segregated_protocol import training_config
+
+    with pytest.raises(NeurosimError, match=r"epochs: has to be an integer >= 1 \(0 only with"):
+        training_config(load_protocol("segregated_mnist_demo", ["training.epochs=0"]))

@@ -1,6 +1,7 @@
 """The ``comparison`` protocol kind and ``neurosim compare``: one report, many rules.
 
-On the same MNIST data and architecture, trains the segregated-dendrite
+On the same data (any labelled image set, :mod:`neurosim.datasets.labelled`)
+and architecture, trains the segregated-dendrite
 network in Brian2 (unless ``training.segregated`` is false) and torch MLPs
 with backprop, feedback alignment, DFA and shallow learning, and writes:
 
@@ -36,7 +37,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.bridges.feedback import RULES
-from neurosim.datasets import order_digest
+from neurosim.datasets import LabelledData, data_spec, order_digest
 from neurosim.errors import NeurosimError
 from neurosim.kinds import protocol_kind
 from neurosim.plotting import PLOTS, save_figure
@@ -49,7 +50,8 @@ __all__ = ["COMPARISON_KEYS", "run_comparison"]
 
 #: Keys of a comparison protocol's ``training:`` section.
 COMPARISON_KEYS = {
-    "dataset": "'mnist_subset' (shipped) or 'mnist' (full set)",
+    "dataset": "a known set (mnist_subset, mnist, fashion_mnist, ...), a path or a mapping"
+    " (see neurosim.datasets.labelled)",
     "hidden_sizes": "hidden layer sizes shared by every network, e.g. [500]",
     "train_examples": "training examples per epoch (default: all)",
     "test_examples": "test examples (default: all)",
@@ -95,7 +97,7 @@ def _options(protocol: Protocol) -> dict[str, Any]:
         return expect(value, types, f"{at}.{key}", keys[key])
 
     opts = {
-        "dataset": get(spec, "dataset", str, "mnist_subset", COMPARISON_KEYS, where),
+        "dataset": data_spec(spec.get("dataset", "mnist_subset"), f"{where}.dataset"),
         "hidden_sizes": tuple(get(spec, "hidden_sizes", list, [500], COMPARISON_KEYS, where)),
         "n_train": get(spec, "train_examples", int, None, COMPARISON_KEYS, where),
         "n_test": get(spec, "test_examples", int, None, COMPARISON_KEYS, where),
@@ -103,10 +105,6 @@ def _options(protocol: Protocol) -> dict[str, Any]:
         "eval_every": get(spec, "eval_every", int, 1000, COMPARISON_KEYS, where),
         "shuffle": get(spec, "shuffle", bool, True, COMPARISON_KEYS, where),
     }
-    if opts["dataset"] not in ("mnist_subset", "mnist"):
-        raise NeurosimError(
-            f"{where}.dataset: expected 'mnist_subset' or 'mnist', got {opts['dataset']!r}"
-        )
     seg = spec.get("segregated", {})
     if seg is False:
         opts["segregated"] = None
@@ -150,26 +148,37 @@ def _tail_mean(values) -> float:
     return float(np.mean(tail[np.isfinite(tail)])) if np.isfinite(tail).any() else math.nan
 
 
-def _run_segregated(opts, seed, target, data) -> dict[str, Any]:
+def _arrays(data: LabelledData) -> tuple[np.ndarray, ...]:
+    """Training and test intensities and labels, as every network of the comparison gets them."""
+    return (
+        data.intensities("train"),
+        data.train_labels,
+        data.intensities("test"),
+        data.test_labels,
+    )
+
+
+def _run_segregated(opts, seed, target, data: LabelledData) -> dict[str, Any]:
     from neurosim.networks.segregated import SegregatedConfig, train
 
     seg = opts["segregated"]
     config = SegregatedConfig(
         hidden_sizes=opts["hidden_sizes"],
+        n_outputs=data.n_classes,
         learning_rates=seg["learning_rates"],
         angle_every=seg["angle_every"],
         seed=seed,
     )
-    n_train = opts["n_train"] or len(data[0])
+    n_train = opts["n_train"] or len(data.train_labels)
     clock = time.perf_counter()
     result = train(
         config,
-        *data,
+        *_arrays(data),
         n_epochs=opts["epochs"],
         n_train=n_train,
         n_test=opts["n_test"],
         test_every=opts["eval_every"],
-        n_quick_test=min(seg["quick_test_examples"], opts["n_test"] or len(data[2])),
+        n_quick_test=min(seg["quick_test_examples"], opts["n_test"] or len(data.test_labels)),
         shuffle=opts["shuffle"],
         target=target,
         record_neurons=0,
@@ -193,7 +202,7 @@ def _run_segregated(opts, seed, target, data) -> dict[str, Any]:
     }
 
 
-def _run_torch(rule, opts, seed, data) -> dict[str, Any]:
+def _run_torch(rule, opts, seed, data: LabelledData) -> dict[str, Any]:
     from neurosim.bridges.mlp import MLPConfig, train_mlp
 
     t = opts["torch"]
@@ -206,10 +215,17 @@ def _run_torch(rule, opts, seed, data) -> dict[str, Any]:
         shuffle=opts["shuffle"],
         **{key: value for key, value in t.items() if key != "rules"},
     )
-    train_x, train_y, test_x, test_y = data
+    train_x, train_y, test_x, test_y = _arrays(data)
     n_train = opts["n_train"] or len(train_x)
     n_test = opts["n_test"] or len(test_x)
-    ds = train_mlp(config, train_x[:n_train], train_y[:n_train], test_x[:n_test], test_y[:n_test])
+    ds = train_mlp(
+        config,
+        train_x[:n_train],
+        train_y[:n_train],
+        test_x[:n_test],
+        test_y[:n_test],
+        n_classes=data.n_classes,
+    )
     angles = ds.update_angle.values
     # The last hidden layer's update (the output layer's is backprop's in every rule).
     column = angles[:, -2] if angles.shape[1] >= 2 else np.full(len(angles), math.nan)
@@ -303,6 +319,11 @@ def run_comparison(
         results[rule] = _run_torch(rule, opts, protocol.seed, data)
     ds = _to_dataset(results, opts)
     ds.attrs.update(protocol_provenance(protocol, started))
+    n_train = min(opts["n_train"] or len(data.train_labels), len(data.train_labels))
+    n_test = min(opts["n_test"] or len(data.test_labels), len(data.test_labels))
+    ds.attrs.update(
+        data.provenance(n_train=n_train, n_test=n_test, seed=protocol.seed, shuffle=opts["shuffle"])
+    )
     out = write_outputs(protocol, ds, out_dir)
     md, text = _table(ds)
     name = protocol.output.get("name", protocol.name)

@@ -144,11 +144,11 @@ def _error(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def _as_tensors(images: np.ndarray, labels: np.ndarray, name: str):
     images = np.asarray(images)
-    if images.ndim == 3:
+    if images.ndim >= 3:
         images = images.reshape(len(images), -1)
     if images.ndim != 2 or len(images) != len(labels):
         raise NeurosimError(
-            f"{name}: images have to be (N, 784) or (N, 28, 28) with N labels, "
+            f"{name}: images have to be (N, pixels) or (N, rows, columns) with N labels, "
             f"got {np.shape(images)} and {len(labels)} labels"
         )
     if np.issubdtype(images.dtype, np.integer):
@@ -167,6 +167,7 @@ def train_mlp(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     progress: bool = False,
+    n_classes: int | None = None,
 ) -> xr.Dataset:
     """Train one MLP with one rule; return its learning and alignment curves.
 
@@ -176,7 +177,7 @@ def train_mlp(
     train_images, test_images : numpy.ndarray
         ``uint8`` (scaled to [0, 1]) or float pixels, (N, 784) or (N, 28, 28).
     train_labels, test_labels : numpy.ndarray
-        Class labels 0..9.
+        Class labels 0 .. n_classes - 1.
     checkpoint : str or Path, optional
         Written atomically after every epoch.
     resume : bool
@@ -184,6 +185,8 @@ def train_mlp(
         has to be ``config`` but for ``epochs``.
     progress : bool
         Show a progress bar over epochs.
+    n_classes : int, optional
+        Output units (default: the largest label + 1).
 
     Returns
     -------
@@ -197,7 +200,9 @@ def train_mlp(
     """
     x, y = _as_tensors(train_images, train_labels, "train")
     xt, yt = _as_tensors(test_images, test_labels, "test")
-    sizes = (x.shape[1], *config.hidden_sizes, 10)
+    if n_classes is None:
+        n_classes = int(max(y.max(), yt.max())) + 1
+    sizes = (x.shape[1], *config.hidden_sizes, n_classes)
     reference = build_mlp(sizes, config.activation, config.seed)
     model = convert(
         reference, config.rule, seed=config.seed + 1, feedback_scale=config.feedback_scale

@@ -8,23 +8,25 @@ wrapper differs between mirrors (header name and mtime), the IDX bytes do not.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import logging
-import math
 import os
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
-from http.client import HTTPException
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from neurosim.datasets.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parse_idx, read_idx
+from neurosim.datasets.known import (
+    CACHE_ENV,
+    DATA_ENV,
+    KNOWN_SETS,
+    MNIST_SHA256,
+    cache_dir,
+    find_file,
+)
 from neurosim.errors import NeurosimError
 
 __all__ = [
@@ -44,60 +46,20 @@ __all__ = [
     "subset_sha256",
 ]
 
-_log = logging.getLogger(__name__)
-
-DATA_ENV = "NEUROSIM_DATA"
-"""Environment variable: a directory holding the MNIST files, directly or in ``mnist/``."""
-
-CACHE_ENV = "NEUROSIM_CACHE"
-"""Environment variable: cache root; MNIST downloads go into its ``mnist/`` subfolder."""
-
 SUBSET_ENV = "NEUROSIM_SUBSET"
 """Environment variable: path of an MNIST subset ``.npz`` used instead of the shipped one."""
 
-MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-)
+MIRRORS = KNOWN_SETS["mnist"].mirrors
 """Public mirrors of the original IDX files, tried in order."""
 
-SPLITS = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
+SPLITS = KNOWN_SETS["mnist"].files
 """Split name -> (images file, labels file)."""
-
-MNIST_SHA256 = {
-    "train-images-idx3-ubyte.gz": (
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
-    ),
-    "train-labels-idx1-ubyte.gz": (
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
-    ),
-    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-"""File name -> SHA-256 of its decompressed IDX content (the original LeCun files)."""
 
 SUBSET_SHA256 = "79e86734068f2d9fc04f5009c11f872793bd15944d6d9598c4187c7876d2b066"
 """SHA-256 of the arrays of the shipped ``data/mnist-subset.npz`` (see `subset_sha256`)."""
 
 _SUBSET_NAME = "mnist-subset.npz"
-_IMAGES_MAGIC = 2051
-_LABELS_MAGIC = 2049
 _IMAGE_SHAPE = (28, 28)
-_DOWNLOAD_TIMEOUT_S = 60
-_CHUNK = 1 << 20
-
-# IDX type codes (third byte of the magic number); IDX data is big-endian.
-_IDX_DTYPES = {
-    0x08: np.dtype("u1"),
-    0x09: np.dtype("i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
 
 
 class MnistData(NamedTuple):
@@ -122,65 +84,6 @@ class MnistData(NamedTuple):
     test_indices: np.ndarray
 
 
-def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.ndarray:
-    """Read an IDX file, gzip-compressed or not.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file. Compression is detected from the content, not the name.
-    magic : int, optional
-        Required magic number (2051 for MNIST images, 2049 for labels).
-
-    Returns
-    -------
-    numpy.ndarray
-        The array with the shape stored in the header, in native byte order.
-
-    Raises
-    ------
-    NeurosimError
-        If the file cannot be read, or its header is malformed, has another magic
-        number than `magic`, or disagrees with the length of the data.
-    """
-    path = Path(path)
-    return _parse_idx(_read_maybe_gzip(path), str(path), magic)
-
-
-def _read_maybe_gzip(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    except FileNotFoundError:
-        raise NeurosimError(f"{path}: no such file") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise NeurosimError(f"cannot read {path}: {exc}") from exc
-
-
-def _parse_idx(data: bytes, source: str, magic: int | None) -> np.ndarray:
-    if len(data) < 4:
-        raise NeurosimError(f"{source}: not an IDX file ({len(data)} bytes, no header)")
-    found = int.from_bytes(data[:4], "big")
-    if magic is not None and found != magic:
-        raise NeurosimError(f"{source}: bad IDX magic number {found}, expected {magic}")
-    zero, type_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
-    dtype = _IDX_DTYPES.get(type_code)
-    if zero != 0 or dtype is None or ndim == 0:
-        raise NeurosimError(f"{source}: bad IDX magic number {found} (0x{found:08x})")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise NeurosimError(f"{source}: IDX header truncated ({len(data)} bytes)")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header_len + math.prod(shape) * dtype.itemsize
-    if len(data) != expected:
-        raise NeurosimError(
-            f"{source}: IDX header says shape {shape} ({expected} bytes), "
-            f"the data has {len(data)} bytes"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=True)
-
-
 def mnist_cache_dir() -> Path:
     """Return the directory that downloads go into.
 
@@ -190,22 +93,7 @@ def mnist_cache_dir() -> Path:
         ``$NEUROSIM_CACHE/mnist`` if that variable is set, otherwise
         ``${XDG_CACHE_HOME:-~/.cache}/neurosim/mnist``. It may not exist yet.
     """
-    cache = os.environ.get(CACHE_ENV)
-    if cache:
-        return Path(cache).expanduser() / "mnist"
-    # XDG says an empty value counts as unset.
-    xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(xdg).expanduser() / "neurosim" / "mnist"
-
-
-def _search_dirs() -> list[Path]:
-    dirs = []
-    data = os.environ.get(DATA_ENV)
-    if data:
-        root = Path(data).expanduser()
-        dirs += [root, root / "mnist"]
-    dirs.append(mnist_cache_dir())
-    return dirs
+    return cache_dir("mnist")
 
 
 def load_mnist(
@@ -245,12 +133,12 @@ def load_mnist(
     if split not in SPLITS:
         raise NeurosimError(f"unknown MNIST split {split!r}; expected 'train' or 'test'")
     images_name, labels_name = SPLITS[split]
-    explicit = path is not None
-    dirs = [Path(path).expanduser()] if explicit else _search_dirs()
-    images_src, images_data = _fetch(images_name, dirs, explicit, download)
-    labels_src, labels_data = _fetch(labels_name, dirs, explicit, download)
-    images = _parse_idx(images_data, images_src, _IMAGES_MAGIC)
-    labels = _parse_idx(labels_data, labels_src, _LABELS_MAGIC)
+    kset = KNOWN_SETS["mnist"]
+    images_file = find_file(kset, images_name, path, download=download)
+    labels_file = find_file(kset, labels_name, path, download=download)
+    images_src, labels_src = images_file.path, labels_file.path
+    images = parse_idx(images_file.content, images_src, IDX_IMAGES_MAGIC)
+    labels = parse_idx(labels_file.content, labels_src, IDX_LABELS_MAGIC)
     if images.ndim != 3 or images.shape[1:] != _IMAGE_SHAPE or images.dtype != np.uint8:
         raise NeurosimError(f"{images_src}: expected uint8 images (N, 28, 28), got {images.shape}")
     if labels.ndim != 1 or labels.dtype != np.uint8 or len(labels) != len(images):
@@ -260,80 +148,6 @@ def load_mnist(
     if labels.size and labels.max() > 9:
         raise NeurosimError(f"{labels_src}: label {labels.max()} outside 0..9")
     return images, labels
-
-
-def _fetch(name: str, dirs: list[Path], explicit: bool, download: bool) -> tuple[str, bytes]:
-    """Return (where from, verified decompressed content) of `name`."""
-    for directory in dirs:
-        candidate = directory / name
-        if candidate.is_file():
-            data = _read_maybe_gzip(candidate)
-            return str(candidate), _verified(data, name, str(candidate), "; delete or replace it")
-    looked = ", ".join(str(d) for d in dirs)
-    if explicit:
-        raise NeurosimError(
-            f"{name} not found in {looked} (the path argument); "
-            f"pass path=None to use ${DATA_ENV}, the cache or a download"
-        )
-    if not download:
-        raise NeurosimError(
-            f"{name} not found (looked in {looked}) and download=False; "
-            f"set {DATA_ENV} to a directory holding the MNIST files or pass path=..."
-        )
-    cache = mnist_cache_dir()
-    return str(cache / name), _download(name, cache, looked)
-
-
-def _verified(data: bytes, name: str, source: str, hint: str = "") -> bytes:
-    expected = MNIST_SHA256[name]
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise NeurosimError(
-            f"checksum mismatch for {source}: decompressed SHA-256 is {actual}, "
-            f"expected {expected}{hint}"
-        )
-    return data
-
-
-def _download(name: str, cache: Path, looked: str) -> bytes:
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NeurosimError(f"cannot create MNIST cache directory {cache}: {exc}") from exc
-    failures = []
-    for mirror in MIRRORS:
-        url = mirror + name
-        _log.info("downloading %s into %s", url, cache)
-        try:
-            return _download_one(url, cache / name, name)
-        except (OSError, HTTPException, NeurosimError) as exc:
-            failures.append(f"{url}: {exc}")
-    raise NeurosimError(
-        f"{name} not found (looked in {looked}) and the download failed "
-        f"({'; '.join(failures)}); set {DATA_ENV} to a directory holding the MNIST "
-        f"files, pass path=..., or put them in {cache}"
-    )
-
-
-def _download_one(url: str, target: Path, name: str) -> bytes:
-    # A temp file in the target's directory, renamed only once verified, means a
-    # crash or a concurrent process never leaves a partial file under the final name.
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response,
-        ):
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-        data = _verified(_read_maybe_gzip(tmp), name, url)
-        # mkstemp creates 0600; a cache file is readable like any other download.
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return data
 
 
 def _default_subset_path() -> Path:

@@ -145,7 +145,7 @@ class SegregatedConfig:
     hidden_sizes: tuple[int, ...] = (500,)
     """Sizes of the hidden layers: () , (500,) or (500, 100) in the paper."""
     n_outputs: int = 10
-    """Output neurons (one per class)."""
+    """Output neurons, one per class (set from the data set: 10 for MNIST)."""
     learning_rates: tuple[float, ...] = (0.21, 0.21)
     """Feedforward learning rate of each layer, hidden layers first, output last."""
     forward_steps: int = 50
@@ -222,7 +222,11 @@ class SegregatedConfig:
             "hidden_sizes",
             "a tuple of integers >= 1",
         )
-        need(self.n_outputs == 10, "n_outputs", "10 (one output neuron per MNIST class)")
+        need(
+            isinstance(self.n_outputs, int) and self.n_outputs >= 2,
+            "n_outputs",
+            "an integer >= 2 (one output neuron per class)",
+        )
         need(
             len(self.learning_rates) == len(self.hidden_sizes) + 1,
             "learning_rates",
@@ -1532,10 +1536,14 @@ def _collect(
             np.asarray(h.probe_mon.e_bp[:]).reshape(shape),
             np.asarray(h.probe_mon.C_f[:]).reshape(shape),
         )
+    final = c_avg[tst][len(c_avg[tst]) - n_test :]
     return {
         "bp_angle": bp_angle,
         "bp_example": bp_example,
         "test_outputs": c_avg[tst],
+        # lambda_max is a spike probability per 1 ms step: x 1000 gives Hz
+        "test_rates": 1000.0 * lam / (1 + np.exp(-final)),
+        "test_labels": labels[rows[tst]][len(c_avg[tst]) - n_test :],
         "test_error": errors[-1],
         "quick_errors": np.asarray(errors[:-1]),
         "quick_at": np.asarray([k for k, _ in blocks[:-1]]),
@@ -1545,6 +1553,8 @@ def _collect(
         "plateau_t": plateau_t,
         "phase_start": schedule.phase_start,
         "phase_kind": schedule.phase_kind,
+        # the class of the example each phase shows (for plots of the traces)
+        "phase_label": np.asarray(labels)[rows].astype(np.int64),
         "n_steps": schedule.n_steps,
         "traces": traces,
         "trace_spikes": spikes,
@@ -1561,6 +1571,8 @@ class Checkpoint(NamedTuple):
     test_errors: list[float]
     last_epoch: dict[str, Any] | None
     outputs_written: bool
+    data: dict[str, Any] | None = None
+    """The data set's provenance (:meth:`neurosim.datasets.LabelledData.provenance`)."""
 
 
 def _save_checkpoint(
@@ -1571,6 +1583,7 @@ def _save_checkpoint(
     history: list[float],
     last_epoch: dict[str, Any] | None = None,
     outputs_written: bool = False,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """Write the state needed to continue after ``epoch`` epochs, atomically.
 
@@ -1589,6 +1602,7 @@ def _save_checkpoint(
         "weights": weights._asdict(),
         "last_epoch": last_epoch,
         "outputs_written": bool(outputs_written),
+        "data": data,
     }
     save_checkpoint(path, "segregated", state, config=dataclasses.asdict(config))
 
@@ -1618,9 +1632,10 @@ def read_checkpoint(path: str | Path, config: SegregatedConfig) -> Checkpoint:
         rng.bit_generator.state = data["rng_state"]
         epoch, history = int(data["epoch"]), [float(e) for e in data["test_errors"]]
         last, written = data["last_epoch"], bool(data["outputs_written"])
+        provenance = data.get("data")
     except (KeyError, ValueError, TypeError):
         raise corrupt_checkpoint(path) from None
-    return Checkpoint(weights, epoch, rng, history, last, written)
+    return Checkpoint(weights, epoch, rng, history, last, written, provenance)
 
 
 def mark_outputs_written(path: str | Path, config: SegregatedConfig) -> None:
@@ -1639,7 +1654,31 @@ def mark_outputs_written(path: str | Path, config: SegregatedConfig) -> None:
         ckpt.test_errors,
         ckpt.last_epoch,
         outputs_written=True,
+        data=ckpt.data,
     )
+
+
+def _check_same_data(path: Path, saved: dict | None, data: dict | None) -> None:
+    """Refuse to resume a run on other data than its checkpoint's (one line, the difference)."""
+    if saved is None or data is None:
+        return  # a checkpoint from before data provenance: nothing to compare
+    import json
+
+    def hashes(prov: dict) -> list:
+        # the files' content, not where they lie: a run may resume on another machine
+        return [(f["role"], f["sha256"]) for f in json.loads(prov.get("data_files", "[]"))]
+
+    if hashes(saved) != hashes(data):
+        raise NeurosimError(
+            f"{path}: made on other data (file checksums {hashes(saved)} there, "
+            f"{hashes(data)} now); resume with the same data set or start afresh"
+        )
+    for key in ("data_train_examples", "data_test_examples", "data_order_seed"):
+        if saved.get(key) != data.get(key):
+            raise NeurosimError(
+                f"{path}: made on other data ({key} {saved.get(key)!r} there, "
+                f"{data.get(key)!r} now); resume with the same data set or start afresh"
+            )
 
 
 def train(
@@ -1652,6 +1691,8 @@ def train(
     n_epochs: int = 1,
     checkpoint: str | Path | None = None,
     resume: bool = False,
+    data: dict[str, Any] | None = None,
+    weights: Weights | None = None,
     **epoch_kwargs: Any,
 ) -> dict[str, Any]:
     """Train for ``n_epochs`` epochs, each one Brian2 run, with optional checkpoints.
@@ -1671,7 +1712,14 @@ def train(
     resume : bool
         Continue from ``checkpoint``; a missing checkpoint is an error. A
         checkpoint with ``n_epochs`` or more epochs runs nothing and returns
-        what it holds.
+        what it holds. A checkpoint made on other data (other file checksums,
+        example counts or order seed than ``data``) is refused.
+    data : dict, optional
+        The data set's provenance (:meth:`neurosim.datasets.LabelledData.provenance`),
+        stored in every checkpoint and compared on resume.
+    weights : Weights, optional
+        Start from these weights instead of :func:`init_weights` (pretrained
+        weights; ``n_epochs=0`` with a test only runs one test epoch).
     **epoch_kwargs
         Passed to :func:`run_epoch` (``n_train``, ``n_test``, ``test_every``,
         ``n_quick_test``, ``shuffle``, ``target``, ``record_neurons``,
@@ -1693,8 +1741,10 @@ def train(
     if resume:
         if path is None or not path.exists():
             raise missing_checkpoint(path)
-        weights, start, rng, history, last, _ = read_checkpoint(path, config)
-    else:
+        saved = read_checkpoint(path, config)
+        _check_same_data(path, saved.data, data)
+        weights, start, rng, history, last = saved[:5]
+    elif weights is None:
         weights = init_weights(config, n_in)
     initial = weights
     results = []
@@ -1715,7 +1765,7 @@ def train(
         results.append(res)
         last = res
         if path is not None:
-            _save_checkpoint(path, config, weights, epoch + 1, history, last)
+            _save_checkpoint(path, config, weights, epoch + 1, history, last, data=data)
     return {
         "test_errors": np.asarray(history),
         "epochs": results,

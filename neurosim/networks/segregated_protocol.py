@@ -1,7 +1,9 @@
-"""The ``segregated_dendrite`` protocol kind: MNIST training as a neurosim run.
+"""The ``segregated_dendrite`` protocol kind: training on a labelled image set as a neurosim run.
 
 A protocol's ``training:`` section configures
-:class:`~neurosim.networks.segregated.SegregatedConfig` and the data; every
+:class:`~neurosim.networks.segregated.SegregatedConfig` and the data (any
+labelled image set, :mod:`neurosim.datasets.labelled`: the input layer has
+one unit per pixel, the output layer one neuron per class); every
 epoch is one Brian2 run (see :mod:`neurosim.networks.segregated`), a checkpoint
 is written after each epoch in the output folder, and ``neurosim run ...
 --resume`` continues from it. The checkpoint holds everything the final write
@@ -9,12 +11,22 @@ needs, so a resumed run writes the same recording as an uninterrupted one; a
 run killed during its final write is finished by ``--resume``, and ``--resume``
 of a finished run does nothing. The result Dataset holds the test error per
 epoch, the quick-test learning curve, training loss, plateau potentials,
-phase times, compartment traces of a few neurons and the final weights.
+phase times, compartment traces of a few neurons, the output rates of the
+final test and the final (and initial) weights, with the data set's files and
+checksums in its attributes. The trained weights are also written as
+``<name>_weights.npz`` (:func:`save_weights`); ``training.weights: FILE``
+with ``training.epochs: 0`` runs such a file as a spiking network on test
+images, learning nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +34,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from neurosim.atomic import remove_stale
+from neurosim._version import __version__
+from neurosim.atomic import atomic_path, remove_stale
 from neurosim.checkpoints import missing_checkpoint
-from neurosim.datasets import as_rates, load_mnist, load_mnist_subset
+from neurosim.datasets import DataSpec, LabelledData, data_spec, load_dataset
 from neurosim.errors import NeurosimError
 from neurosim.kinds import protocol_kind
 from neurosim.networks.segregated import (
@@ -32,8 +45,11 @@ from neurosim.networks.segregated import (
     SPIKE_DRAWS,
     Checkpoint,
     SegregatedConfig,
+    Weights,
+    init_weights,
     mark_outputs_written,
     read_checkpoint,
+    run_epoch,
     train,
 )
 from neurosim.plotting import PLOTS, save_figure
@@ -47,14 +63,24 @@ from neurosim.runner import (
 )
 from neurosim.schema import check_keys, expect
 
-__all__ = ["TRAINING_KEYS", "load_training_data", "run_segregated", "training_config"]
+__all__ = [
+    "TRAINING_KEYS",
+    "load_training_data",
+    "load_weights",
+    "run_segregated",
+    "save_weights",
+    "training_config",
+]
 
 #: Keys of the ``training:`` section and what each must be.
 TRAINING_KEYS = {
-    "dataset": "'mnist_subset' (shipped) or 'mnist' (full set, see load_mnist)",
+    "dataset": "a known set (mnist_subset, mnist, fashion_mnist, kmnist, emnist_*), a path"
+    " (.npz, IDX folder, class folders) or a mapping (see neurosim.datasets.labelled)",
+    "weights": "a weights file written by a run (<name>_weights.npz) to start from;"
+    " with epochs: 0 the network only runs the test",
     "hidden_sizes": "a list of hidden layer sizes, [] for none",
     "learning_rates": "a list of one learning rate per layer (hidden layers, then output)",
-    "epochs": "an integer >= 1",
+    "epochs": "an integer >= 1 (0: test the weights of training.weights only)",
     "train_examples": "training examples per epoch (default: the whole training set)",
     "test_examples": "test examples of the end-of-epoch test (default: all)",
     "test_every": "training examples between quick tests (default: none)",
@@ -119,7 +145,8 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
         **flags,
     )
     options = {
-        "dataset": spec.get("dataset", "mnist_subset"),
+        "dataset": data_spec(spec.get("dataset", "mnist_subset"), f"{where}.dataset"),
+        "weights": get("weights", str, None),
         "epochs": get("epochs", int, 1),
         "n_train": get("train_examples", int, None),
         "n_test": get("test_examples", int, None),
@@ -129,23 +156,99 @@ def training_config(protocol: Protocol) -> tuple[SegregatedConfig, dict[str, Any
         "record_neurons": get("record_neurons", int, 5),
         "trace_window": tuple(get("trace_steps", list, [0, 0])),
     }
-    if options["dataset"] not in ("mnist_subset", "mnist"):
+    least = 0 if options["weights"] else 1
+    if options["epochs"] < least:
         raise NeurosimError(
-            f"{where}.dataset: expected 'mnist_subset' or 'mnist', got {options['dataset']!r}"
+            f"{where}.epochs: has to be an integer >= {least}"
+            + ("" if least == 0 else " (0 only with training.weights)")
+            + f", got {options['epochs']}"
         )
-    if options["epochs"] < 1:
-        raise NeurosimError(f"{where}.epochs: has to be an integer >= 1, got {options['epochs']}")
     return config, options
 
 
-def load_training_data(dataset: str) -> tuple[np.ndarray, ...]:
-    """Training and test images (intensities in [0, 1]) and labels of a dataset."""
-    if dataset == "mnist_subset":
-        data = load_mnist_subset()
-        parts = (data.train_images, data.train_labels, data.test_images, data.test_labels)
-    else:
-        parts = (*load_mnist("train"), *load_mnist("test"))
-    return as_rates(parts[0]), parts[1], as_rates(parts[2]), parts[3]
+def load_training_data(dataset: DataSpec | str | dict) -> LabelledData:
+    """The data set a ``training.dataset`` value names (:func:`neurosim.datasets.load_dataset`)."""
+    return load_dataset(dataset, "training.dataset")
+
+
+_WEIGHTS_FORMAT = "neurosim-segregated-weights"
+
+
+def save_weights(
+    path: str | Path, weights: Weights, config: SegregatedConfig, meta: dict[str, Any]
+) -> Path:
+    """Write trained weights with their provenance, atomically (``.npz``, float32).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write.
+    weights : Weights
+        The network's weights.
+    config : SegregatedConfig
+        The config they were trained with (stored, and checked on load).
+    meta : dict
+        Provenance: test error, epochs, the data set's provenance attributes.
+
+    Returns
+    -------
+    Path
+    """
+    arrays = {
+        f"{name}_{m}": np.asarray(mat, np.float32)
+        for name, mats in zip(Weights._fields, weights, strict=True)
+        for m, mat in enumerate(mats)
+    }
+    header = {
+        "format": _WEIGHTS_FORMAT,
+        "format_version": 1,
+        "neurosim_version": __version__,
+        "config": dataclasses.asdict(config),
+        **meta,
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, meta=np.array(json.dumps(header, default=str)), **arrays)
+    return path
+
+
+def load_weights(path: str | Path, config: SegregatedConfig, n_inputs: int) -> tuple[Weights, dict]:
+    """Read a weights file for ``config`` and ``n_inputs`` pixels; return (weights, its metadata).
+
+    Raises
+    ------
+    NeurosimError
+        One line naming the file: missing, not a weights file, or made for
+        other layer sizes than the protocol's and the data's.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise NeurosimError(f"training.weights: no such file {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            arrays = {k: npz[k].astype(np.float64) for k in npz.files if k != "meta"}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise NeurosimError(f"{path}: not a neurosim weights file ({exc})") from None
+    if meta.get("format") != _WEIGHTS_FORMAT:
+        raise NeurosimError(f"{path}: not a neurosim weights file (format {meta.get('format')!r})")
+    expected = init_weights(config, n_inputs)  # shapes only; cheap next to a run
+    out = []
+    for name, mats in zip(Weights._fields, expected, strict=True):
+        got = []
+        for m, mat in enumerate(mats):
+            key = f"{name}_{m}"
+            if key not in arrays or arrays[key].shape != np.shape(mat):
+                shape = arrays[key].shape if key in arrays else "missing"
+                raise NeurosimError(
+                    f"{path}: {key} is {shape}, the network ({n_inputs} inputs, hidden "
+                    f"{list(config.hidden_sizes)}, {config.n_outputs} outputs) needs "
+                    f"{np.shape(mat)}"
+                )
+            got.append(arrays[key])
+        out.append(tuple(got))
+    return Weights(*out), meta
 
 
 @protocol_kind("segregated_dendrite")
@@ -156,6 +259,23 @@ def run_segregated(
     config, options = training_config(protocol)
     started = now()
     dataset, epochs = options.pop("dataset"), options.pop("epochs")
+    weights_file = options.pop("weights")
+    data = load_training_data(dataset)
+    # the output layer has one neuron per class of the data
+    config = dataclasses.replace(config, n_outputs=data.n_classes)
+    n_train = len(data.train_labels) if options["n_train"] is None else options["n_train"]
+    n_test = len(data.test_labels) if options["n_test"] is None else options["n_test"]
+    provenance = data.provenance(
+        n_train=min(n_train, len(data.train_labels)),
+        n_test=min(n_test, len(data.test_labels)),
+        seed=protocol.seed,
+        shuffle=options["shuffle"],
+    )
+    start = None
+    if weights_file is not None:
+        start, meta = load_weights(weights_file, config, data.n_inputs)
+        provenance["start_weights"] = str(Path(weights_file).expanduser())
+        provenance["start_weights_test_error"] = float(meta.get("test_error", np.nan))
     checkpoint = Path(out_dir) / "checkpoint.npz"
     remove_stale(out_dir)
     if resume:
@@ -172,7 +292,10 @@ def run_segregated(
                 [],
                 [f"{protocol.name}: already finished: {saved.epoch} epochs; nothing to do"],
             )
-    train_x, train_y, test_x, test_y = load_training_data(dataset)
+    train_x, train_y = data.intensities("train"), data.train_labels
+    test_x, test_y = data.intensities("test"), data.test_labels
+    if epochs == 0:
+        return _test_only(protocol, out_dir, config, start, data, provenance, options, started)
     if progress:
         print(
             f"training {protocol.name}: {epochs} epoch(s), one Brian2 run each "
@@ -190,22 +313,78 @@ def run_segregated(
         checkpoint=checkpoint,
         resume=resume,
         target=protocol.target,
+        data=provenance,
+        weights=start,
         **options,
     )
-    ds = to_dataset(result, config)
+    initial = start if start is not None else init_weights(config, data.n_inputs)
+    ds = to_dataset(result, config, initial=initial)
     ds.attrs = protocol_provenance(
         protocol,
         started,
         wall_time_s=time.perf_counter() - clock,
         resumed_from_epoch=epochs - len(result["epochs"]),
     )
+    ds.attrs.update(provenance)
+    if "quick_error" in ds:
+        ds.quick_error.attrs["test_examples"] = int(options["n_quick_test"])
     out = write_outputs(protocol, ds, out_dir, resume=resume)
+    out.files.append(_write_weights(protocol, out_dir, result, config, provenance, epochs))
     # Only now is the run finished: a kill before this line leaves a
     # checkpoint from which --resume writes the outputs again.
     mark_outputs_written(checkpoint, config)
     out.files.append(checkpoint)
     out.summary.append(
         f"test error per epoch: {', '.join(f'{e:.2f}' for e in result['test_errors'])} %"
+    )
+    return out
+
+
+def _write_weights(protocol, out_dir, result, config, provenance, epochs) -> Path:
+    name = protocol.output.get("name", protocol.name)
+    errors = np.asarray(result["test_errors"], float)
+    meta = {
+        "protocol": protocol.name,
+        "seed": protocol.seed,
+        "epochs": int(epochs),
+        "test_error": float(errors[-1]) if len(errors) else float("nan"),
+        "test_errors": [float(e) for e in errors],
+        **provenance,
+    }
+    return save_weights(Path(out_dir) / f"{name}_weights.npz", result["weights"], config, meta)
+
+
+def _test_only(protocol, out_dir, config, weights, data, provenance, options, started):
+    """``epochs: 0``: one Brian2 run of the test examples through fixed weights."""
+    clock = time.perf_counter()
+    options = {k: v for k, v in options.items() if k not in ("test_every", "n_quick_test")}
+    options["n_train"] = 0
+    _, res = run_epoch(
+        config,
+        weights,
+        data.intensities("train")[:1],
+        data.train_labels[:1],
+        data.intensities("test"),
+        data.test_labels,
+        0,
+        target=protocol.target,
+        **options,
+    )
+    result = {
+        "test_errors": np.asarray([res["test_error"]]),
+        "epochs": [res],
+        "last_epoch": res,
+        "weights": weights,
+    }
+    ds = to_dataset(result, config)
+    ds.attrs = protocol_provenance(protocol, started, wall_time_s=time.perf_counter() - clock)
+    ds.attrs.update(provenance)
+    ds.attrs["trained_epochs"] = 0
+    ds.attrs["data_train_examples"] = 0
+    out = write_outputs(protocol, ds, out_dir)
+    out.summary.append(
+        f"test error of {provenance['start_weights']} on {provenance['data_test_examples']} "
+        f"test examples: {res['test_error']:.2f} %"
     )
     return out
 
@@ -223,8 +402,14 @@ def _saved_result(saved: Checkpoint) -> dict[str, Any]:
 _COMPARTMENTS = {"B": "basal", "A": "apical", "C": "soma"}
 
 
-def to_dataset(result: dict[str, Any], config: SegregatedConfig) -> xr.Dataset:
-    """The training result as a recording Dataset (last epoch's details)."""
+def to_dataset(
+    result: dict[str, Any], config: SegregatedConfig, initial: Weights | None = None
+) -> xr.Dataset:
+    """The training result as a recording Dataset (last epoch's details).
+
+    ``initial``: the weights training started from, kept as ``W_<m>_initial``
+    so that plots can show what learning changed.
+    """
     errors = np.asarray(result["test_errors"], float)
     data: dict[str, xr.DataArray] = {
         "test_error": xr.DataArray(
@@ -263,6 +448,27 @@ def to_dataset(result: dict[str, Any], config: SegregatedConfig) -> xr.Dataset:
         data["phase_kind"] = xr.DataArray(
             np.asarray(last["phase_kind"], np.int64), dims=("phase",), attrs={"units": "1"}
         )
+        if "phase_label" in last:
+            data["phase_label"] = xr.DataArray(
+                np.asarray(last["phase_label"], np.int64),
+                dims=("phase",),
+                attrs={"units": "1", "long_name": "class of the example each phase shows"},
+            )
+        if "test_rates" in last:
+            data["test_output_rate"] = xr.DataArray(
+                np.asarray(last["test_rates"], float),
+                dims=("test_example", "output"),
+                attrs={
+                    "units": "Hz",
+                    "long_name": "output neurons' rate lambda_max sigma(C) over the integration"
+                    " window of each example of the final test",
+                },
+            )
+            data["test_label"] = xr.DataArray(
+                np.asarray(last["test_labels"], np.int64),
+                dims=("test_example",),
+                attrs={"units": "1", "long_name": "class of each example of the final test"},
+            )
         for m, (pf, pt) in enumerate(zip(last["plateau_f"], last["plateau_t"], strict=True)):
             dims = ("example", f"hidden{m}_recorded")
             data[f"plateau_forward_{m}"] = xr.DataArray(pf, dims=dims, attrs={"units": "1"})
@@ -281,6 +487,12 @@ def to_dataset(result: dict[str, Any], config: SegregatedConfig) -> xr.Dataset:
                     coords=coords,
                     attrs={"units": "1", "compartment": _COMPARTMENTS.get(var, "")},
                 )
+    if initial is not None:
+        for m, mat in enumerate(initial.W):
+            dims = tuple(f"W{m}_dim{k}" for k in range(2))
+            data[f"W_{m}_initial"] = xr.DataArray(
+                np.asarray(mat, float), dims=dims, attrs={"units": "1"}
+            )
     for name, mats in zip(("W", "b", "Y", "c"), result["weights"], strict=True):
         for m, mat in enumerate(mats):
             mat = np.asarray(mat, float)
@@ -289,30 +501,175 @@ def to_dataset(result: dict[str, Any], config: SegregatedConfig) -> xr.Dataset:
     return xr.Dataset(data, attrs={"hidden_sizes": str(config.hidden_sizes)})
 
 
+def _final_test_size(ds: xr.Dataset) -> int | None:
+    n = ds.attrs.get("data_test_examples")
+    return int(n) if n is not None else None
+
+
 def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
-    """Test error per epoch and the quick-test curve of the last epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    axes[0].plot(ds.epoch.values + 1, ds.test_error.values, "o-")
-    axes[0].set(xlabel="epoch", ylabel="test error (%)", title="end-of-epoch test")
-    if "quick_error" in ds:
-        axes[1].plot(ds.examples_seen.values, ds.quick_error.values, "o-")
-    axes[1].set(
-        xlabel="training examples (last epoch)", ylabel="test error (%)", title="quick tests"
+    """End-of-epoch test error per epoch, and the last epoch's quick-test curve.
+
+    Each panel says how many test images its points are measured on; with one
+    epoch the left panel shows the single final test as a labelled point.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    n_final = _final_test_size(ds)
+    on = f" ({n_final} test images)" if n_final else ""
+    epochs, errors = ds.epoch.values + 1, ds.test_error.values
+    axes[0].plot(epochs, errors, "o-", color="C0")
+    axes[0].annotate(
+        f"{errors[-1]:.2f} %", (epochs[-1], errors[-1]), textcoords="offset points", xytext=(6, 6)
     )
+    axes[0].set(
+        xlabel="epoch",
+        ylabel="test error (%)",
+        title=f"end-of-epoch test{on}",
+        xlim=(0.5, max(epochs[-1], 1) + 0.5),
+    )
+    if "quick_error" in ds and ds.sizes.get("quick_test", 0):
+        n_quick = ds.quick_error.attrs.get("test_examples")
+        label = f"quick tests ({n_quick} test images)" if n_quick else "quick tests"
+        axes[1].plot(ds.examples_seen.values, ds.quick_error.values, "o-", ms=3, label=label)
+        n_seen = int(ds.attrs.get("data_train_examples", ds.examples_seen.values[-1]))
+        axes[1].plot([n_seen], [errors[-1]], "s", color="C3", label=f"final test{on}")
+        axes[1].legend(frameon=False, fontsize=8)
+    else:
+        axes[1].text(0.5, 0.5, "no quick tests (training.test_every)", ha="center", va="center")
+    axes[1].set(
+        xlabel=f"training examples (epoch {len(epochs)})",
+        ylabel="test error (%)",
+        title="during the last epoch",
+    )
+    name = ds.attrs.get("data_name")
+    if name:
+        fig.suptitle(f"data: {name}", fontsize=9)
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
 
+def _image_shape(ds: xr.Dataset, n_pixels: int) -> tuple[int, int]:
+    """(rows, columns) of the input images: recorded with the data, else square if possible."""
+    shape = ds.attrs.get("data_image_shape")
+    if shape:
+        dims = json.loads(shape)
+        if len(dims) == 2 and dims[0] * dims[1] == n_pixels:
+            return dims[0], dims[1]
+    side = math.isqrt(n_pixels)
+    return (side, side) if side * side == n_pixels else (1, n_pixels)
+
+
+def _class_names(ds: xr.Dataset, n: int) -> list[str]:
+    names = json.loads(ds.attrs["data_classes"]) if "data_classes" in ds.attrs else []
+    return names if len(names) == n else [str(k) for k in range(n)]
+
+
+def _image_grid(images, titles, suptitle, path, symmetric=True) -> list[Path]:
+    count = len(images)
+    cols = min(count, 10)
+    rows = int(np.ceil(count / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < count:
+            # one symmetric scale per image: the sign pattern is what shows the class
+            scale = float(np.max(np.abs(images[k]))) or 1.0
+            ax.imshow(images[k], cmap="RdBu_r", vmin=-scale, vmax=scale)
+            ax.set_title(titles[k], fontsize=7)
+    fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
+def plot_class_templates(ds: xr.Dataset, path: str | Path) -> list[Path]:
+    """What each output neuron responds to in pixel space: the product of the layers' weights.
+
+    Row k of ``W_L ... W_1 W_0`` (the linear path from the pixels to output
+    neuron k) drawn as an image: trained networks show their classes' shapes.
+    """
+    layers = sorted(
+        int(v.split("_")[1])
+        for v in ds.data_vars
+        if str(v).count("_") == 1 and str(v).startswith("W_")
+    )
+    if not layers:
+        raise NeurosimError(f"{path}: the recording has no weights W_0 ... (segregated network)")
+    product = ds[f"W_{layers[0]}"].values
+    for m in layers[1:]:
+        product = ds[f"W_{m}"].values @ product
+    shape = _image_shape(ds, product.shape[1])
+    names = _class_names(ds, product.shape[0])
+    images = [row.reshape(shape) for row in product]
+    return _image_grid(
+        images, names, "class templates: rows of W_out ... W_0 (red +, blue -)", path
+    )
+
+
+def plot_weight_change(ds: xr.Dataset, path: str | Path, units: int = 20) -> list[Path]:
+    """First hidden layer: each unit's weight change since the start, W_0 - W_0 initial."""
+    if "W_0_initial" in ds:
+        change = ds["W_0"].values - ds["W_0_initial"].values
+        relative = np.linalg.norm(change) / (np.linalg.norm(ds["W_0_initial"].values) or 1.0)
+        title = f"hidden layer: W_0 - W_0 at the start (relative change {relative:.3f})"
+    elif ds.attrs.get("trained_epochs") == 0 and "W_0" in ds:
+        # a test-only run learns nothing: show the loaded weights themselves
+        change = ds["W_0"].values
+        title = "hidden layer: W_0 as loaded (training.epochs: 0, nothing learned in this run)"
+    else:
+        raise NeurosimError(f"{path}: the recording has no initial weights (W_0_initial)")
+    shape = _image_shape(ds, change.shape[1])
+    count = min(units, change.shape[0])
+    return _image_grid(
+        [change[k].reshape(shape) for k in range(count)],
+        [f"unit {k}" for k in range(count)],
+        title,
+        path,
+    )
+
+
 def plot_compartments(ds: xr.Dataset, path: str | Path) -> list[Path]:
-    """Recorded basal, apical and somatic potentials of the first hidden layer."""
+    """Basal, apical and somatic potentials of the first hidden layer, with the phases.
+
+    Phase boundaries are drawn as vertical lines (forward solid, target
+    dashed, test dotted), each phase labelled with its example's class.
+    """
     names = [v for v in ("layer0_B", "layer0_A", "layer0_C") if v in ds]
     if not names:
         raise NeurosimError(f"{path}: no compartment traces recorded (set training.trace_steps)")
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2 * len(names)), sharex=True)
-    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
-        ax.plot(ds[name][ds[name].dims[0]].values, ds[name].values, lw=0.8)
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.1 * len(names)), sharex=True)
+    axes = np.atleast_1d(axes)
+    steps = ds[names[0]][ds[names[0]].dims[0]].values
+    for ax, name in zip(axes, names, strict=True):
+        ax.plot(steps, ds[name].values, lw=0.8)
         ax.set_ylabel(f"{name.split('_')[1]} ({ds[name].attrs['compartment']})")
-    np.atleast_1d(axes)[-1].set_xlabel("time step (1 ms)")
+    if "phase_start" in ds and len(steps):
+        starts, kinds = ds.phase_start.values, ds.phase_kind.values
+        labels = ds.phase_label.values if "phase_label" in ds else None
+        n_classes = int(ds.sizes.get("output", 0)) or (
+            int(labels.max()) + 1 if labels is not None else 0
+        )
+        classes = _class_names(ds, n_classes)
+        styles = {0: ("-", "forward"), 1: ("--", "target"), 2: (":", "test")}
+        shown = (starts >= steps[0] - 1) & (starts <= steps[-1])
+        for k in np.flatnonzero(shown):
+            style, _ = styles.get(int(kinds[k]), ("-", ""))
+            for ax in axes:
+                ax.axvline(starts[k], color="0.4", lw=0.6, ls=style)
+            if labels is not None and int(kinds[k]) in (0, 2):
+                name = classes[labels[k]] if labels[k] < len(classes) else str(labels[k])
+                axes[0].annotate(
+                    name,
+                    (starts[k], 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(2, 2),
+                    textcoords="offset points",
+                    fontsize=7,
+                )
+        axes[0].set_title(
+            "phases: forward (solid), target (dashed), test (dotted); class above",
+            fontsize=8,
+            pad=14,
+        )
+    axes[-1].set_xlabel("time step (1 ms)")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -321,5 +678,7 @@ PLOTS.update(
     {
         "learning_curve": plot_learning_curve,
         "compartments": plot_compartments,
+        "class_templates": plot_class_templates,
+        "weight_change": plot_weight_change,
     }
 )
