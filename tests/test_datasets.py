@@ -310,3 +310,12 @@ def test_resume_on_other_data_is_refused(tmp_path):
         _check_same_data(tmp_path / "c.npz", saved, other)
     with pytest.raises(NeurosimError, match="data_train_examples 10 there, 20 now"):
         _check_same_data(tmp_path / "c.npz", saved, dict(saved, data_train_examples=20))
+
+
+def test_shipped_fashion_subset_matches_its_pin():
+    data = load_dataset("fashion_mnist_subset")
+    assert data.classes == KNOWN_SETS["fashion_mnist"].classes
+    assert len(data.train_labels) == 5000 and len(data.test_labels) == 1000
+    np.testing.assert_array_equal(np.bincount(data.test_labels), [100] * 10)
+    # every example points at its place in the full set, in order
+    assert np.all(np.diff(data.train_indices) > 0) and data.test_indices.max() < 10_000

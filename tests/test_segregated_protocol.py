@@ -155,3 +155,14 @@ def test_epochs_zero_needs_weights():
 
     with pytest.raises(NeurosimError, match=r"epochs: has to be an integer >= 1 \(0 only with"):
         training_config(load_protocol("segregated_mnist_demo", ["training.epochs=0"]))
+
+
+def test_run_on_the_shipped_fashion_subset_records_it(tmp_path):
+    import json
+
+    run(tmp_path, "training.dataset=fashion_mnist_subset")
+    ds = load_recording(tmp_path / "segregated_mnist_demo.nc")
+    assert ds.attrs["data_name"] == "fashion_mnist_subset"
+    assert json.loads(ds.attrs["data_classes"])[9] == "Ankle boot"
+    assert json.loads(ds.attrs["data_files"])[0]["path"].endswith("fashion-mnist-subset.npz")
+    assert ds.W_1.shape == (10, 30)

@@ -1,13 +1,15 @@
-"""Make data/mnist-subset.npz: a stratified, seeded sample of the full MNIST set.
+"""Make data/mnist-subset.npz (or another set's subset): a stratified, seeded sample.
 
 Run from the repository root:
 
     python -m tools.make_mnist_subset                 # writes data/mnist-subset.npz
     python -m tools.make_mnist_subset --check         # regenerates in memory, compares
+    python -m tools.make_mnist_subset --dataset fashion_mnist \
+        --source /usr/share/datasets/fashion-mnist    # writes data/fashion-mnist-subset.npz
 
-The full set is read with `neurosim.datasets.load_mnist`, so its files are checked
-against the pinned SHA-256 of the original IDX content before anything is sampled.
-The printed digest is what `neurosim.datasets.mnist.SUBSET_SHA256` pins.
+The full set is read with `neurosim.datasets.load_dataset`, so its files are checked
+against the set's pinned checksums before anything is sampled. The printed digest
+is what `neurosim.datasets.mnist.SUBSETS` pins.
 """
 
 from __future__ import annotations
@@ -21,18 +23,21 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.datasets import (
-    SUBSET_SHA256,
+    KNOWN_SETS,
+    SUBSETS,
     MnistData,
-    load_mnist,
+    load_dataset,
     load_mnist_subset,
     subset_sha256,
 )
 
 __all__ = ["make_subset", "stratified_indices"]
 
+#: Full set -> the name of its shipped subset.
+SUBSETS_OF = {s.parent: name for name, s in SUBSETS.items()}
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "mnist"
-DEFAULT_OUT = REPO / "data" / "mnist-subset.npz"
+DEFAULT_SOURCE = {"mnist": REPO.parent / "shared" / "data" / "mnist"}
 SEED = 20171205
 N_TRAIN = 5000
 N_TEST = 1000
@@ -57,12 +62,17 @@ def stratified_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> 
     return np.sort(np.concatenate(picked)).astype(np.int32)
 
 
-def make_subset(source: Path, seed: int, n_train: int, n_test: int) -> MnistData:
+def make_subset(
+    source: Path | None, seed: int, n_train: int, n_test: int, dataset: str = "mnist"
+) -> MnistData:
     """Sample the subset from the full set in `source` (train first, then test)."""
     rng = np.random.default_rng(seed)
+    spec = {"name": dataset, "path": str(source)} if source is not None else dataset
+    full = load_dataset(spec)
     parts = {}
     for split, n in (("train", n_train), ("test", n_test)):
-        images, labels = load_mnist(split, source, download=False)
+        images = full.train_images if split == "train" else full.test_images
+        labels = (full.train_labels if split == "train" else full.test_labels).astype(np.uint8)
         idx = stratified_indices(labels, n, rng)
         parts[split] = (images[idx], labels[idx], idx)
     (tr_x, tr_y, tr_i), (te_x, te_y, te_i) = parts["train"], parts["test"]
@@ -84,8 +94,9 @@ def _save_atomically(data: MnistData, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="full MNIST dir")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--dataset", default="mnist", choices=sorted(KNOWN_SETS))
+    parser.add_argument("--source", type=Path, default=None, help="folder of the full set")
+    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--n-train", type=int, default=N_TRAIN)
     parser.add_argument("--n-test", type=int, default=N_TEST)
@@ -93,15 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="compare with --out instead of writing it"
     )
     args = parser.parse_args(argv)
+    subset = SUBSETS.get(SUBSETS_OF.get(args.dataset, ""))  # None: not pinned yet
+    source = args.source or DEFAULT_SOURCE.get(args.dataset)
+    name = subset.file if subset else f"{args.dataset.replace('_', '-')}-subset.npz"
+    args.out = args.out or REPO / "data" / name
 
-    data = make_subset(args.source, args.seed, args.n_train, args.n_test)
+    data = make_subset(source, args.seed, args.n_train, args.n_test, args.dataset)
     digest = subset_sha256(data)
     if args.check:
         shipped = load_mnist_subset(args.out, expected_sha256=None)
         same = subset_sha256(shipped) == digest
-        pinned = digest == SUBSET_SHA256
+        pinned = subset is not None and digest == subset.sha256
         print(f"{args.out}: {'matches' if same else 'DIFFERS FROM'} the regenerated subset")
-        print(f"regenerated arrays SHA-256 {digest} ({'=' if pinned else '!='} SUBSET_SHA256)")
+        print(f"regenerated arrays SHA-256 {digest} ({'=' if pinned else '!='} the pinned one)")
         return 0 if same and pinned else 1
     _save_atomically(data, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")

@@ -267,7 +267,8 @@ def known_set(name: str, where: str = "dataset") -> KnownSet:
         return KNOWN_SETS[name]
     except KeyError:
         raise NeurosimError(
-            f"{where}: unknown data set {name!r} (known: {', '.join(KNOWN_SETS)}, mnist_subset; "
+            f"{where}: unknown data set {name!r} (known: {', '.join(KNOWN_SETS)}, "
+            "mnist_subset, fashion_mnist_subset; "
             "or a path to an .npz file, IDX files or a folder of class folders)"
         ) from None
 

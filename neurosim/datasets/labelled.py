@@ -5,7 +5,8 @@ A protocol's ``dataset:`` is one of
 - a known set's name (:data:`neurosim.datasets.known.KNOWN_SETS`: ``mnist``,
   ``fashion_mnist``, ``kmnist``, ``emnist_balanced``, ``emnist_letters``,
   ``emnist_digits``), found and checked against its pins
-  (:mod:`neurosim.datasets.known`), or ``mnist_subset``, the shipped subset;
+  (:mod:`neurosim.datasets.known`), or a subset shipped in ``data/``
+  (``mnist_subset``, ``fashion_mnist_subset``: :data:`neurosim.datasets.SUBSETS`);
 - a path: an ``.npz`` file with arrays ``x_train, y_train, x_test, y_test``
   (and optionally ``classes``), a folder holding the four IDX files under
   MNIST's names, or a folder with ``train/`` and ``test/`` subfolders of one
@@ -35,6 +36,7 @@ import numpy as np
 
 from neurosim.datasets.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parse_idx
 from neurosim.datasets.known import KNOWN_SETS, find_file, known_set, read_maybe_gzip_bytes
+from neurosim.datasets.mnist import SUBSETS, _default_subset_path, load_mnist_subset
 from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
 
@@ -194,8 +196,8 @@ def data_spec(value: Any, where: str = "dataset") -> DataSpec:
     from neurosim.schema import check_keys, expect
 
     if isinstance(value, str):
-        if value == "mnist_subset":
-            return DataSpec("mnist_subset", "subset")
+        if value in SUBSETS:
+            return DataSpec(value, "subset")
         if value in KNOWN_SETS:
             return DataSpec(value, "known")
         if os.sep in value or value.startswith(("~", ".")) or Path(value).suffix == ".npz":
@@ -223,10 +225,10 @@ def data_spec(value: Any, where: str = "dataset") -> DataSpec:
                 raise NeurosimError(f"{where}.{role}: no such file {path}")
         return DataSpec(spec.get("name", Path(files[0][1]).parent.name), "idx", None, files)
     name = spec.get("name")
-    if name in KNOWN_SETS or name == "mnist_subset":
+    if name in KNOWN_SETS or name in SUBSETS:
         if "format" in spec:
             raise NeurosimError(f"{where}.format: a known set ({name}) has its own format")
-        if name == "mnist_subset":
+        if name in SUBSETS:
             path = spec.get("path")
             return DataSpec(name, "subset", str(Path(path).expanduser()) if path else None)
         return DataSpec(
@@ -308,17 +310,16 @@ def _sha256_file(path: Path) -> str:
 
 
 def _load_subset(spec: DataSpec) -> LabelledData:
-    from neurosim.datasets.mnist import _default_subset_path, load_mnist_subset
-
-    path = Path(spec.path) if spec.path else _default_subset_path()
-    data = load_mnist_subset(path)
+    subset = SUBSETS[spec.name]
+    path = Path(spec.path) if spec.path else _default_subset_path(spec.name)
+    data = load_mnist_subset(path, expected_sha256=subset.sha256)
     return LabelledData(
         spec,
         data.train_images,
         data.train_labels.astype(np.int64),
         data.test_images,
         data.test_labels.astype(np.int64),
-        KNOWN_SETS["mnist"].classes,
+        KNOWN_SETS[subset.parent].classes,
         (DataFile("npz", str(path), _sha256_file(path)),),
         data.train_indices,
         data.test_indices,

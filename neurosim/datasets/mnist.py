@@ -35,9 +35,11 @@ __all__ = [
     "MIRRORS",
     "MNIST_SHA256",
     "SPLITS",
+    "SUBSETS",
     "SUBSET_ENV",
     "SUBSET_SHA256",
     "MnistData",
+    "Subset",
     "as_rates",
     "load_mnist",
     "load_mnist_subset",
@@ -58,7 +60,29 @@ SPLITS = KNOWN_SETS["mnist"].files
 SUBSET_SHA256 = "79e86734068f2d9fc04f5009c11f872793bd15944d6d9598c4187c7876d2b066"
 """SHA-256 of the arrays of the shipped ``data/mnist-subset.npz`` (see `subset_sha256`)."""
 
-_SUBSET_NAME = "mnist-subset.npz"
+
+class Subset(NamedTuple):
+    """A small subset of a known set shipped in ``data/`` (``tools/make_mnist_subset.py``)."""
+
+    file: str
+    """File name in ``data/``."""
+    sha256: str
+    """Pinned `subset_sha256` of its arrays."""
+    parent: str
+    """The known set it is drawn from."""
+
+
+SUBSETS = {
+    "mnist_subset": Subset("mnist-subset.npz", SUBSET_SHA256, "mnist"),
+    "fashion_mnist_subset": Subset(
+        "fashion-mnist-subset.npz",
+        "4a0f1fe2128f7e50c167197f6618f34e9063a6604a297757ac5dfc0f6e4faa6b",
+        "fashion_mnist",
+    ),
+}
+"""Name -> :class:`Subset` of every shipped subset (a protocol names them like known sets)."""
+
+_SUBSET_NAME = SUBSETS["mnist_subset"].file
 _IMAGE_SHAPE = (28, 28)
 
 
@@ -150,11 +174,11 @@ def load_mnist(
     return images, labels
 
 
-def _default_subset_path() -> Path:
+def _default_subset_path(name: str = "mnist_subset") -> Path:
     env = os.environ.get(SUBSET_ENV)
-    if env:
+    if env and name == "mnist_subset":
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "data" / _SUBSET_NAME
+    return Path(__file__).resolve().parents[2] / "data" / SUBSETS[name].file
 
 
 def subset_sha256(data: MnistData) -> str:

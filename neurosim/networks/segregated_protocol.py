@@ -33,6 +33,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from matplotlib.ticker import MaxNLocator
 
 from neurosim._version import __version__
 from neurosim.atomic import atomic_path, remove_stale
@@ -526,6 +527,7 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
         title=f"end-of-epoch test{on}",
         xlim=(0.5, max(epochs[-1], 1) + 0.5),
     )
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     if "quick_error" in ds and ds.sizes.get("quick_test", 0):
         n_quick = ds.quick_error.attrs.get("test_examples")
         label = f"quick tests ({n_quick} test images)" if n_quick else "quick tests"
