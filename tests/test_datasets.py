@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fake_data import IDX, bars_npz, pin_content, pin_md5, write_idx_set
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from neurosim.datasets import KNOWN_SETS, data_spec, load_dataset
@@ -281,6 +281,8 @@ def test_bad_dataset_spec(value, message):
     dtype=st.sampled_from(["u1", "i8", "f4", "f8", "U1", "?"]),
     labels=st.lists(st.integers(-3, 5), min_size=0, max_size=6),
 )
+@example(n_train=0, shape=(4, 4), dtype="u1", labels=[])
+@example(n_train=3, shape=(4, 4), dtype="f8", labels=[0, 0, 0])
 def test_hostile_npz_gives_data_or_one_line(tmp_path, n_train, shape, dtype, labels):
     rng = np.random.default_rng(0)
     x = (rng.random((n_train, *shape)) * 300).astype(dtype)

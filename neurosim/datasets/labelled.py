@@ -519,7 +519,11 @@ def _as_labels(labels: np.ndarray, where: str) -> np.ndarray:
 
 
 def _count_classes(arrays: dict[str, np.ndarray], where: dict[str, str]) -> int:
-    top = max(int(arrays[r].max()) for r in ("train_labels", "test_labels") if arrays[r].size)
+    sizes = {r: arrays[r].size for r in ("train_labels", "test_labels")}
+    for role, size in sizes.items():
+        if size == 0:
+            raise NeurosimError(f"{where[role]}: no {role.split('_')[0]} examples")
+    top = max(int(arrays[r].max()) for r in sizes)
     if top + 1 > _MAX_CLASSES:
         raise NeurosimError(
             f"{where['train_labels']}: label {top} means {top + 1} classes; at most {_MAX_CLASSES}"
