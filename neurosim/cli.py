@@ -190,10 +190,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from neurosim.datasets import KNOWN_SETS, SUBSETS
     from neurosim.model import list_models
     from neurosim.protocol import list_protocols
 
-    for title, items in (("models", list_models()), ("protocols", list_protocols())):
+    data_sets = [
+        (name, f"{k.title}, {len(k.classes)} classes ({k.homepage})")
+        for name, k in KNOWN_SETS.items()
+    ] + [
+        (name, f"{KNOWN_SETS[s.parent].title} subset shipped in data/{s.file}")
+        for name, s in SUBSETS.items()
+    ]
+    for title, items in (
+        ("models", list_models()),
+        ("protocols", list_protocols()),
+        ("data sets (training.dataset; also a path to .npz, IDX or class folders)", data_sets),
+    ):
         print(f"{title}:")
         width = max((len(name) for name, _ in items), default=0)
         for name, description in items:

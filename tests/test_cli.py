@@ -98,6 +98,8 @@ def test_version_list_and_help(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "passive_pyramidal" in out and "smoke_passive" in out
+    # every data set a protocol can name by name
+    assert "fashion_mnist " in out and "emnist_letters " in out and "fashion_mnist_subset" in out
     for command in (["--help"], ["run", "--help"], ["list", "--help"]):
         with pytest.raises(SystemExit) as info:
             main(command)
