@@ -166,3 +166,39 @@ def test_run_on_the_shipped_fashion_subset_records_it(tmp_path):
     assert json.loads(ds.attrs["data_classes"])[9] == "Ankle boot"
     assert json.loads(ds.attrs["data_files"])[0]["path"].endswith("fashion-mnist-subset.npz")
     assert ds.W_1.shape == (10, 30)
+
+
+def test_shipped_weights_carry_a_check_that_reruns(tmp_path):
+    """tools.ship_weights: a run's weights plus the error of a rerunnable test-only check."""
+    import json
+
+    from neurosim.networks.segregated import SegregatedConfig
+    from tools.ship_weights import check_error, ship
+
+    run(tmp_path / "train", "training.epochs=1")
+    source = tmp_path / "train" / "segregated_mnist_demo_weights.npz"
+    meta = ship(source, tmp_path / "shipped.npz", "mnist_subset", 20)
+    with np.load(tmp_path / "shipped.npz") as npz:
+        header = json.loads(str(npz["meta"]))
+        assert npz["W_0"].dtype == np.float32 and npz["W_0"].shape == (30, 784)
+    assert header["check"] == meta["check"] and header["data_name"] == "mnist_subset"
+    assert 0 <= header["check"]["test_error"] <= 100 and header["test_errors"]
+    config = SegregatedConfig(hidden_sizes=(30,), learning_rates=(0.21, 0.21))
+    again = check_error(tmp_path / "shipped.npz", "mnist_subset", 20, config)
+    assert abs(again - header["check"]["test_error"]) <= 2.0
+
+
+def test_weights_trained_with_other_dynamics_are_refused(tmp_path, capsys):
+    run(tmp_path / "train", "training.epochs=1")
+    weights = tmp_path / "train" / "segregated_mnist_demo_weights.npz"
+    args = ["run", "segregated_mnist_demo", "--out", str(tmp_path / "o"), "--quiet"]
+    for item in (
+        *SMALL_OVERRIDES,
+        "training.epochs=0",
+        f"training.weights={weights}",
+        "training.spikes=bernoulli",
+    ):
+        args += ["--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "trained with training.spikes = 'poisson', the protocol says 'bernoulli'" in err

@@ -173,6 +173,17 @@ def load_training_data(dataset: DataSpec | str | dict) -> LabelledData:
 
 
 _WEIGHTS_FORMAT = "neurosim-segregated-weights"
+#: Config fields that change how a network with given weights responds to a test image.
+_SAME_FOR_A_TEST = (
+    "spikes",
+    "layer_delay",
+    "apical_conductance",
+    "apical_g_A",
+    "feedback_bias",
+    "psp_memory",
+    "test_steps",
+    "test_integration_steps",
+)
 
 
 def save_weights(
@@ -234,6 +245,14 @@ def load_weights(path: str | Path, config: SegregatedConfig, n_inputs: int) -> t
         raise NeurosimError(f"{path}: not a neurosim weights file ({exc})") from None
     if meta.get("format") != _WEIGHTS_FORMAT:
         raise NeurosimError(f"{path}: not a neurosim weights file (format {meta.get('format')!r})")
+    saved = meta.get("config", {})
+    for key in _SAME_FOR_A_TEST:
+        ours = getattr(config, key)
+        if key in saved and saved[key] != (list(ours) if isinstance(ours, tuple) else ours):
+            raise NeurosimError(
+                f"{path}: trained with training.{key} = {saved[key]!r}, the protocol says "
+                f"{ours!r}; set it as in training (a test of other dynamics is not this network's)"
+            )
     expected = init_weights(config, n_inputs)  # shapes only; cheap next to a run
     out = []
     for name, mats in zip(Weights._fields, expected, strict=True):
