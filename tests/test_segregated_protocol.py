@@ -170,10 +170,18 @@ def test_run_on_the_shipped_fashion_subset_records_it(tmp_path):
 
 def test_shipped_weights_carry_a_check_that_reruns(tmp_path):
     """tools.ship_weights: a run's weights plus the error of a rerunnable test-only check."""
+    import importlib.util
     import json
+    from pathlib import Path
 
     from neurosim.networks.segregated import SegregatedConfig
-    from tools.ship_weights import check_error, ship
+
+    # tools/ is a folder of scripts beside the package, not installed with it
+    path = Path(__file__).resolve().parents[1] / "tools" / "ship_weights.py"
+    spec = importlib.util.spec_from_file_location("ship_weights", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    check_error, ship = tool.check_error, tool.ship
 
     run(tmp_path / "train", "training.epochs=1")
     source = tmp_path / "train" / "segregated_mnist_demo_weights.npz"
