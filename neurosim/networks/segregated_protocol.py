@@ -546,7 +546,10 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
         title=f"end-of-epoch test{on}",
         xlim=(0.5, max(epochs[-1], 1) + 0.5),
     )
-    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(epochs) <= 15:
+        axes[0].set_xticks(epochs)  # whole epochs only (a locator would add 0.1 steps)
+    else:
+        axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     if "quick_error" in ds and ds.sizes.get("quick_test", 0):
         n_quick = ds.quick_error.attrs.get("test_examples")
         label = f"quick tests ({n_quick} test images)" if n_quick else "quick tests"
