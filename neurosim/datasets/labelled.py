@@ -429,7 +429,12 @@ def _load_folder(spec: DataSpec) -> LabelledData:
     from PIL import Image, UnidentifiedImageError
 
     root = Path(spec.path)
-    classes = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
+    for split in ("train", "test"):
+        if not (root / split).is_dir():
+            raise NeurosimError(f"{root}: no {split}/ folder (class folders need train/ and test/)")
+    classes = sorted(
+        d.name for d in (root / "train").iterdir() if d.is_dir() and not d.name.startswith(".")
+    )
     if len(classes) < 2:
         raise NeurosimError(f"{root / 'train'}: needs one folder per class, found {len(classes)}")
     arrays, digest = {}, hashlib.sha256()

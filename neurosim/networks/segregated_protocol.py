@@ -376,6 +376,11 @@ def _write_weights(protocol, out_dir, result, config, provenance, epochs) -> Pat
 
 def _test_only(protocol, out_dir, config, weights, data, provenance, options, started):
     """``epochs: 0``: one Brian2 run of the test examples through fixed weights."""
+    if (Path(out_dir) / "checkpoint.npz").exists():
+        # the folder holds a training run: its recording and plots must not be replaced
+        raise NeurosimError(
+            f"{out_dir}: holds a training run (checkpoint.npz); give a test-only run its own --out"
+        )
     clock = time.perf_counter()
     options = {k: v for k, v in options.items() if k not in ("test_every", "n_quick_test")}
     options["n_train"] = 0
