@@ -58,8 +58,8 @@ def check_error(weights: Path, dataset: str, examples: int, config) -> float:
 
 def ship(source: Path, out: Path, dataset: str, examples: int) -> dict:
     """Copy `source` to `out` with the check's result in its header; return the header."""
-    from neurosim.networks.segregated import SegregatedConfig, Weights
-    from neurosim.networks.segregated_protocol import save_weights
+    from neurosim.networks.segregated import SegregatedConfig
+    from neurosim.networks.segregated_protocol import load_weights, save_weights
 
     with np.load(source, allow_pickle=False) as npz:
         meta = json.loads(str(npz["meta"]))
@@ -71,12 +71,8 @@ def ship(source: Path, out: Path, dataset: str, examples: int) -> dict:
             if k in SegregatedConfig.__dataclass_fields__
         }
     )
-    weights = Weights(
-        *(
-            tuple(arrays[f"{name}_{m}"] for m in range(len(config.layer_sizes) - (name in "Yc")))
-            for name in Weights._fields
-        )
-    )
+    # the package's own reader: shapes checked against the config it was saved with
+    weights, _ = load_weights(source, config, arrays["W_0"].shape[1])
     error = check_error(source, dataset, examples, config)
     meta["check"] = {
         "dataset": dataset,

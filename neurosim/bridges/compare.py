@@ -158,7 +158,7 @@ def _arrays(data: LabelledData) -> tuple[np.ndarray, ...]:
     )
 
 
-def _run_segregated(opts, seed, target, data: LabelledData) -> dict[str, Any]:
+def _run_segregated(opts, seed, target, data: LabelledData, arrays) -> dict[str, Any]:
     from neurosim.networks.segregated import SegregatedConfig, train
 
     seg = opts["segregated"]
@@ -173,7 +173,7 @@ def _run_segregated(opts, seed, target, data: LabelledData) -> dict[str, Any]:
     clock = time.perf_counter()
     result = train(
         config,
-        *_arrays(data),
+        *arrays,
         n_epochs=opts["epochs"],
         n_train=n_train,
         n_test=opts["n_test"],
@@ -202,7 +202,7 @@ def _run_segregated(opts, seed, target, data: LabelledData) -> dict[str, Any]:
     }
 
 
-def _run_torch(rule, opts, seed, data: LabelledData) -> dict[str, Any]:
+def _run_torch(rule, opts, seed, data: LabelledData, arrays) -> dict[str, Any]:
     from neurosim.bridges.mlp import MLPConfig, train_mlp
 
     t = opts["torch"]
@@ -215,7 +215,7 @@ def _run_torch(rule, opts, seed, data: LabelledData) -> dict[str, Any]:
         shuffle=opts["shuffle"],
         **{key: value for key, value in t.items() if key != "rules"},
     )
-    train_x, train_y, test_x, test_y = _arrays(data)
+    train_x, train_y, test_x, test_y = arrays
     n_train = opts["n_train"] or len(train_x)
     n_test = opts["n_test"] or len(test_x)
     ds = train_mlp(
@@ -308,21 +308,25 @@ def run_comparison(
     opts = _options(protocol)
     started = now()
     data = load_training_data(opts["dataset"])
+    arrays = _arrays(data)  # once: every network gets the same float64 intensities
     results: dict[str, dict[str, Any]] = {}
     if opts["segregated"] is not None:
         if progress:
             print(f"segregated dendrites (Brian2, {protocol.target}) ...", flush=True)
-        results["segregated"] = _run_segregated(opts, protocol.seed, protocol.target, data)
+        results["segregated"] = _run_segregated(opts, protocol.seed, protocol.target, data, arrays)
     for rule in opts["torch"]["rules"]:
         if progress:
             print(f"{rule} (torch) ...", flush=True)
-        results[rule] = _run_torch(rule, opts, protocol.seed, data)
+        results[rule] = _run_torch(rule, opts, protocol.seed, data, arrays)
     ds = _to_dataset(results, opts)
     ds.attrs.update(protocol_provenance(protocol, started))
-    n_train = min(opts["n_train"] or len(data.train_labels), len(data.train_labels))
-    n_test = min(opts["n_test"] or len(data.test_labels), len(data.test_labels))
     ds.attrs.update(
-        data.provenance(n_train=n_train, n_test=n_test, seed=protocol.seed, shuffle=opts["shuffle"])
+        data.provenance(
+            n_train=opts["n_train"],
+            n_test=opts["n_test"],
+            seed=protocol.seed,
+            shuffle=opts["shuffle"],
+        )
     )
     out = write_outputs(protocol, ds, out_dir)
     md, text = _table(ds)

@@ -181,14 +181,19 @@ class LabelledData:
             "data_files": json.dumps([vars(f) for f in self.files]),
             "data_classes": json.dumps(list(self.classes)),
             "data_image_shape": json.dumps(list(self.image_shape)),
-            "data_train_examples": int(len(self.train_labels) if n_train is None else n_train),
-            "data_test_examples": int(len(self.test_labels) if n_test is None else n_test),
+            "data_train_examples": _first(n_train, len(self.train_labels)),
+            "data_test_examples": _first(n_test, len(self.test_labels)),
         }
         if seed is not None:
             out["data_order_seed"] = int(seed)
         if shuffle is not None:
             out["data_shuffle"] = int(bool(shuffle))
         return out
+
+
+def _first(n: int | None, total: int) -> int:
+    """How many of a split's examples "the first n" are (None: all; more than it holds: all)."""
+    return total if n is None else min(int(n), total)
 
 
 def data_spec(value: Any, where: str = "dataset") -> DataSpec:

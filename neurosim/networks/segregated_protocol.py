@@ -283,11 +283,9 @@ def run_segregated(
     data = load_training_data(dataset)
     # the output layer has one neuron per class of the data
     config = dataclasses.replace(config, n_outputs=data.n_classes)
-    n_train = len(data.train_labels) if options["n_train"] is None else options["n_train"]
-    n_test = len(data.test_labels) if options["n_test"] is None else options["n_test"]
     provenance = data.provenance(
-        n_train=min(n_train, len(data.train_labels)),
-        n_test=min(n_test, len(data.test_labels)),
+        n_train=options["n_train"],
+        n_test=options["n_test"],
         seed=protocol.seed,
         shuffle=options["shuffle"],
     )
@@ -312,10 +310,10 @@ def run_segregated(
                 [],
                 [f"{protocol.name}: already finished: {saved.epoch} epochs; nothing to do"],
             )
-    train_x, train_y = data.intensities("train"), data.train_labels
-    test_x, test_y = data.intensities("test"), data.test_labels
     if epochs == 0:
         return _test_only(protocol, out_dir, config, start, data, provenance, options, started)
+    train_x, train_y = data.intensities("train"), data.train_labels
+    test_x, test_y = data.intensities("test"), data.test_labels
     if progress:
         print(
             f"training {protocol.name}: {epochs} epoch(s), one Brian2 run each "
@@ -384,12 +382,13 @@ def _test_only(protocol, out_dir, config, weights, data, provenance, options, st
     clock = time.perf_counter()
     options = {k: v for k, v in options.items() if k not in ("test_every", "n_quick_test")}
     options["n_train"] = 0
+    test_x = data.intensities("test")
     _, res = run_epoch(
         config,
         weights,
-        data.intensities("train")[:1],
-        data.train_labels[:1],
-        data.intensities("test"),
+        test_x[:1],  # a placeholder: n_train is 0, no training example is shown
+        data.test_labels[:1],
+        test_x,
         data.test_labels,
         0,
         target=protocol.target,
