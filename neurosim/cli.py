@@ -222,7 +222,9 @@ def _add_run_arguments(cmd: argparse.ArgumentParser, positional: bool = True) ->
         cmd.add_argument(
             "protocol", help="protocol file (protocols/*.yaml) or shipped protocol name"
         )
-    cmd.add_argument("--out", type=Path, default=None, help="output folder (default results/NAME)")
+    cmd.add_argument(
+        "--out", type=_path_arg, default=None, help="output folder (default results/NAME)"
+    )
     _add_set_argument(
         cmd,
         "override a protocol setting, e.g. --set populations.cell.n=10 "
@@ -243,6 +245,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _path_arg(text: str) -> Path:
+    """An argparse type: a path the shell left unexpanded or too long is a usage error."""
+    from neurosim.paths import user_path
+
+    try:
+        return user_path(text, "path")
+    except NeurosimError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("path: ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,9 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     tun.add_argument("--budget", type=int, default=30,
                      help="number of trials, failed ones included")  # fmt: skip
     tun.add_argument("--seed", type=int, default=0)
-    tun.add_argument("--weights", type=Path, default=None,
+    tun.add_argument("--weights", type=_path_arg, default=None,
                      help="learned optimizer's weights (default: the shipped ones)")  # fmt: skip
-    tun.add_argument("--out", type=Path, default=None,
+    tun.add_argument("--out", type=_path_arg, default=None,
                      help="output folder: tune.nc, trialNNNN/ (default results/tune)")  # fmt: skip
     _add_set_argument(tun, "override a protocol setting in every trial (repeatable)")
     tun.add_argument("--resume", action="store_true",
@@ -324,11 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     tro.add_argument(
         "--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this"
     )
-    tro.add_argument("--out", type=Path, default=None, help="checkpoint file (.pt)")
+    tro.add_argument("--out", type=_path_arg, default=None, help="checkpoint file (.pt)")
     tro.add_argument("--resume", action="store_true", help="continue from --out")
     tro.add_argument(
         "--export",
-        type=Path,
+        type=_path_arg,
         default=None,
         help="also write the bare weights here (data/learned_optimizer/dim<d>.pt to ship them)",
     )
@@ -345,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     rlt.add_argument("--env", required=True, help="gymnasium id, e.g. CartPole-v1, Pendulum-v1")
     rlt.add_argument("--steps", type=int, default=None, help="environment steps (total_steps)")
     rlt.add_argument("--seed", type=int, default=None)
-    rlt.add_argument("--out", type=Path, default=None, help="output folder")
+    rlt.add_argument("--out", type=_path_arg, default=None, help="output folder")
     _add_set_argument(rlt, "override a config field, e.g. --set rule=fa (repeatable)")
     rlt.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     rlt.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -362,7 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     rlc.add_argument("--episodes", type=int, default=5)
     rlc.add_argument("--seed", type=int, default=0)
     rlc.add_argument(
-        "--out", type=Path, default=None, help="output folder (default results/NAME/controller)"
+        "--out",
+        type=_path_arg,
+        default=None,
+        help="output folder (default results/NAME/controller)",
     )
     rlc.set_defaults(func=_cmd_rl_control)
 
@@ -392,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument(
         "--workers", type=int, default=2, metavar="N", help="local cluster worker processes"
     )
-    swp.add_argument("--out", type=Path, default=None, help="output folder (default results/sweep)")
+    swp.add_argument(
+        "--out", type=_path_arg, default=None, help="output folder (default results/sweep)"
+    )
     _add_set_argument(swp, "override a protocol setting at every point (repeatable)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar")
     swp.set_defaults(func=_cmd_sweep)
@@ -403,8 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Per record: neurons, spikes, mean rate, CV, Fano factor; state "
         "variables; learning-curve summaries over sweep dimensions.",
     )
-    ana.add_argument("recording", type=Path, help="recording file (.nc or .zarr)")
-    ana.add_argument("--out", type=Path, default=None, help="also write the summary (.nc/.zarr)")
+    ana.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
+    ana.add_argument(
+        "--out", type=_path_arg, default=None, help="also write the summary (.nc/.zarr)"
+    )
     ana.add_argument("--fano-window", default="100 ms", help="counting window of the Fano factor")
     ana.set_defaults(func=_cmd_analyze)
 
@@ -414,9 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Plot a recording: traces, raster, rates, weights, curves, fi_curve, "
         "learning_curve, compartments.",
     )
-    plo.add_argument("recording", type=Path, help="recording file (.nc or .zarr)")
+    plo.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
     plo.add_argument("--kind", required=True, help="traces, raster, rates, weights, curves, ...")
-    plo.add_argument("--out", type=Path, default=None, help="image (default RECORDING_KIND.png)")
+    plo.add_argument(
+        "--out", type=_path_arg, default=None, help="image (default RECORDING_KIND.png)"
+    )
     plo.set_defaults(func=_cmd_plot)
 
     exp = sub.add_parser(
@@ -424,10 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="export a recording to NWB or Neo",
         description="Write a recording as NWB (pynwb) or as a Neo Block (.mat, .pkl, .nix).",
     )
-    exp.add_argument("recording", type=Path, help="recording file (.nc or .zarr)")
+    exp.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
     exp.add_argument("--format", required=True, choices=("nwb", "neo"))
     exp.add_argument(
-        "--out", type=Path, required=True, help="nwb: .nwb; neo: .mat, .pkl or .nix (needs nixio)"
+        "--out",
+        type=_path_arg,
+        required=True,
+        help="nwb: .nwb; neo: .mat, .pkl or .nix (needs nixio)",
     )
     exp.set_defaults(func=_cmd_export)
 

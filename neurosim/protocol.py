@@ -820,10 +820,14 @@ def estimate_memory(protocol: Protocol) -> dict[str, float]:
     for stim in protocol.stimuli:
         n = protocol.populations[stim.population]["n"]
         if stim.kind == "dataset_poisson":
+            from neurosim.datasets import image_pixels
+
             images = stim.spec.get("images", 60_000)
             p = float(stim.spec.get("connect_p", 1.0))
-            parts["stimuli"] += 8.0 * images * 784
-            parts["network"] += _SYNAPSE_BYTES * 784 * n * p
+            # one Poisson source and one synapse per pixel; a file not read yet counts as MNIST
+            pixels = image_pixels(stim.spec["dataset"]) or 784
+            parts["stimuli"] += 8.0 * images * pixels
+            parts["network"] += _SYNAPSE_BYTES * pixels * n * p
         elif stim.kind != "poisson":
             parts["stimuli"] += 8.0 * (steps + n)
     for proj in protocol.projections:

@@ -100,7 +100,7 @@ def test_another_sets_files_in_a_shared_folder_are_passed_over(tmp_path, monkeyp
     # Without the cache copy the message says what the shared folder holds.
     for f in (cache / "fashion_mnist").iterdir():
         f.unlink()
-    with pytest.raises(NeurosimError, match=r"is MNIST's.*download failed"):
+    with pytest.raises(NeurosimError, match=r"download failed.*is MNIST's"):
         load_dataset("fashion_mnist")
 
 
@@ -116,6 +116,37 @@ def test_md5_pinned_set_checks_the_published_gz(tmp_path, monkeypatch):
     (folder / name).write_bytes(gzip.decompress((folder / name).read_bytes()))
     with pytest.raises(NeurosimError, match=r"MD5 of the published \.gz file.*keep it compressed"):
         load_dataset({"name": "kmnist", "path": str(folder)})
+
+
+def test_content_pinned_set_is_found_gunzipped(tmp_path, monkeypatch):
+    """A folder of gunzipped IDX files (torchvision's raw/) is found and checked by content."""
+    folder = tmp_path / "fashion"
+    written = write_idx_set(folder, seed=9)
+    pin_content(monkeypatch, "fashion_mnist", folder)
+    for f in folder.iterdir():
+        f.with_suffix("").write_bytes(gzip.decompress(f.read_bytes()))
+        f.unlink()
+    data = load_dataset({"name": "fashion_mnist", "path": str(folder)})
+    np.testing.assert_array_equal(data.test_images, written["test"][0])
+    assert data.files[0].path == str(folder / "train-images-idx3-ubyte")
+
+
+def test_download_failure_is_one_line_that_still_says_where_to_put_the_files(tmp_path, monkeypatch):
+    from neurosim.errors import ERROR_LINE_LIMIT
+
+    monkeypatch.setenv("NEUROSIM_DATA", str(tmp_path / ("d" * 150)))
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(NeurosimError) as info:
+        load_dataset("fashion_mnist")
+    message = str(info.value)
+    assert "\n" not in message
+    # the part the CLI prints (one line, cut to its limit) says why and where to put the files
+    shown = message[:ERROR_LINE_LIMIT]
+    assert f"put the Fashion-MNIST files in {tmp_path / 'cache' / 'fashion_mnist'}," in shown
+    assert "download failed" in shown
+    # and the folders looked in, in full, for the --debug reader
+    assert str(tmp_path / ("d" * 150)) in message and str(tmp_path / "system") in message
+    assert "no network in tests" in message
 
 
 def test_emnist_is_transposed_back_and_letters_count_from_zero(tmp_path, monkeypatch):
@@ -162,6 +193,22 @@ def test_emnist_archive_download_is_verified_then_extracted(tmp_path, monkeypatc
     assert sorted(p.name for p in (cache / "emnist_digits").iterdir()) == sorted(
         ["gzip.zip", *kset.files["train"], *kset.files["test"]]
     )
+
+    # A file lost from the cache is extracted again from the kept archive, not downloaded.
+    (cache / "emnist_digits" / kset.files["test"][1]).unlink()
+    load_dataset("emnist_digits")
+    assert opened == [url]
+
+    # An archive without the set's files is one line naming the missing member.
+    holed = io.BytesIO()
+    with zipfile.ZipFile(holed, "w") as zf:
+        zf.writestr("gzip/README", b"nothing here")
+    archive = holed.getvalue()
+    short = dataclasses.replace(kset, archive=(url, hashlib.md5(archive).hexdigest(), "gzip/"))
+    monkeypatch.setitem(KNOWN_SETS, "emnist_digits", short)
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache3"))
+    with pytest.raises(NeurosimError, match=r"gzip\.zip holds no gzip/emnist-digits-train-images"):
+        load_dataset("emnist_digits")
 
     # An archive that does not match its MD5 is refused and not kept.
     bad = dataclasses.replace(kset, archive=(url, "0" * 32, "gzip/"))
@@ -257,6 +304,53 @@ def test_folder_of_class_folders(tmp_path):
     assert load_dataset(str(tmp_path / "pets")).files[0].sha256 != before
 
 
+def test_16_bit_images_are_scaled_not_clipped(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for k, name in enumerate(("dark", "bright")):
+            folder = tmp_path / "grey" / split / name
+            folder.mkdir(parents=True)
+            Image.fromarray(np.full((4, 4), 1000 + 60000 * k, np.uint16)).save(folder / "a.png")
+            Image.fromarray(np.full((4, 4), 40 + 200 * k, np.uint8)).save(folder / "b.png")
+    data = load_dataset(str(tmp_path / "grey"))
+    values = data.intensities("train")[:, 0, 0]
+    # classes in name order (bright, dark); 16-bit values over 65535, 8-bit ones over 255
+    np.testing.assert_allclose(values, [61000 / 65535, 240 / 255, 1000 / 65535, 40 / 255])
+
+
+def test_image_pixels_from_headers(tmp_path):
+    from neurosim.datasets import image_pixels
+
+    assert image_pixels(data_spec("fashion_mnist")) == 784
+    assert image_pixels(data_spec(str(bars_npz(tmp_path / "bars.npz")))) == 400
+    write_idx_set(tmp_path / "idx", seed=3)
+    assert image_pixels(data_spec(str(tmp_path / "idx"))) == 784
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    assert image_pixels(data_spec(str(broken))) is None  # its error comes when it is loaded
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "~nosuchuser-neurosim/x.npz",
+            r"cannot expand '~nosuchuser-neurosim/x.npz' \(no such user",
+        ),
+        ("/" + "a" * 300 + "/x.npz", r"cannot look up '/aaa.*': File name too long"),
+        ({"name": "mnist", "path": "~nosuchuser-neurosim"}, r"dataset\.path: cannot expand"),
+        ({"train_images": "a\0b"}, r"dataset\.train_images: a path cannot hold a NUL byte"),
+    ],
+)
+def test_hostile_paths_are_one_line(value, message):
+    if isinstance(value, dict) and "train_images" in value:
+        value = dict(value, train_labels="x", test_images="x", test_labels="x")
+    with pytest.raises(NeurosimError, match=message) as info:
+        data_spec(value)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -312,6 +406,24 @@ def test_resume_on_other_data_is_refused(tmp_path):
         _check_same_data(tmp_path / "c.npz", saved, other)
     with pytest.raises(NeurosimError, match="data_train_examples 10 there, 20 now"):
         _check_same_data(tmp_path / "c.npz", saved, dict(saved, data_train_examples=20))
+    with pytest.raises(NeurosimError, match="data_shuffle 1 there, 0 now"):
+        _check_same_data(
+            tmp_path / "c.npz", dict(saved, data_shuffle=1), dict(saved, data_shuffle=0)
+        )
+
+
+def test_resume_compares_a_known_sets_content_not_its_gzip(tmp_path):
+    """The same IDX content gzipped by another mirror resumes; other content is refused."""
+
+    def prov(raw: str, content: str) -> dict:
+        entry = {"role": "train_images", "path": "/x.gz", "sha256": raw, "content_sha256": content}
+        return {"data_files": json.dumps([entry]), "data_train_examples": 10}
+
+    _check_same_data(tmp_path / "c.npz", prov("1" * 64, "a" * 64), prov("2" * 64, "a" * 64))
+    with pytest.raises(
+        NeurosimError, match=f"train_images {'a' * 64} there, train_images {'b' * 64} now"
+    ):
+        _check_same_data(tmp_path / "c.npz", prov("1" * 64, "a" * 64), prov("1" * 64, "b" * 64))
 
 
 def test_shipped_fashion_subset_matches_its_pin():

@@ -210,3 +210,34 @@ def test_weights_trained_with_other_dynamics_are_refused(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "trained with training.spikes = 'poisson', the protocol says 'bernoulli'" in err
+
+
+def test_load_weights_refuses_what_is_not_this_network(tmp_path):
+    """A deeper network's file, other classes, a header that is not a dict: one line each."""
+    from neurosim.networks.segregated import SegregatedConfig, init_weights
+    from neurosim.networks.segregated_protocol import load_weights, save_weights
+
+    shallow = SegregatedConfig(hidden_sizes=(10,), learning_rates=(0.1, 0.1), n_outputs=10)
+    deep = SegregatedConfig(hidden_sizes=(10, 10), learning_rates=(0.1,) * 3, n_outputs=10)
+    # the deep network's first two layers have the shallow one's shapes
+    path = save_weights(tmp_path / "deep.npz", init_weights(deep, 784), deep, {})
+    with pytest.raises(NeurosimError, match=r"holds W_2, Y_1, b_2, c_1, which the network .*"):
+        load_weights(path, shallow, 784)
+
+    digits = {"data_name": "mnist", "data_classes": '["0","1","2","3","4","5","6","7","8","9"]'}
+    path = save_weights(tmp_path / "mnist.npz", init_weights(shallow, 784), shallow, digits)
+    weights, meta = load_weights(path, shallow, 784, tuple("0123456789"))
+    assert meta["data_name"] == "mnist" and weights.W[0].shape == (10, 784)
+    fashion = ("T-shirt/top", "Trouser", *(f"c{k}" for k in range(8)))
+    with pytest.raises(NeurosimError, match=r"trained on the classes of mnist .*'T-shirt/top'"):
+        load_weights(path, shallow, 784, fashion)
+
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, meta=np.array("[1, 2]"), W_0=np.zeros((10, 784)))
+    with pytest.raises(NeurosimError, match=r"not a neurosim weights file \(format 'list'\)"):
+        load_weights(bad, shallow, 784)
+    nan = init_weights(shallow, 784)
+    nan.W[0][0, 0] = np.nan
+    path = save_weights(tmp_path / "nan.npz", nan, shallow, {})
+    with pytest.raises(NeurosimError, match=r"W_0 holds NaN or infinite weights"):
+        load_weights(path, shallow, 784)

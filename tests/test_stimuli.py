@@ -44,3 +44,24 @@ def test_dataset_stimulus_presents_mnist_digits(tmp_path):
     # pixel spikes depolarise the basal dendrites well above rest (-70 mV)
     assert float(ds.cells_v_b.mean()) > -0.069
     assert ds.attrs["seed"] == 7
+
+
+def test_memory_estimate_counts_the_datas_pixels(tmp_path):
+    """A dataset stimulus's synapses and images are estimated from the data's image size."""
+    from fake_data import bars_npz
+
+    from neurosim.protocol import estimate_memory
+
+    bars = bars_npz(tmp_path / "bars.npz")  # 20 x 20 = 400 pixels
+
+    def estimate(dataset):
+        stimulus = (
+            "stimuli=[{kind: dataset_poisson, population: cells, variable: v_b, "
+            f"dataset: '{dataset}', images: 5, presentation: 100 ms, weight: 0.2 mV}}]"
+        )
+        return estimate_memory(load_protocol("mnist_poisson_passive", [stimulus]))
+
+    mnist, small = estimate("mnist_subset"), estimate(bars)
+    # same network, same number of images: the image part scales with 400 / 784 pixels
+    assert small["stimuli"] == pytest.approx(mnist["stimuli"] * 400 / 784)
+    assert small["network"] < mnist["network"]

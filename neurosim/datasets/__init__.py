@@ -15,6 +15,7 @@ from neurosim.datasets.labelled import (
     DataSpec,
     LabelledData,
     data_spec,
+    image_pixels,
     load_dataset,
 )
 from neurosim.datasets.mnist import (
@@ -58,6 +59,7 @@ __all__ = [
     "data_spec",
     "epoch_order",
     "example_order",
+    "image_pixels",
     "known_set",
     "load_dataset",
     "load_mnist",

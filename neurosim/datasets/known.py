@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, one_line
+from neurosim.paths import user_path
 
 __all__ = [
     "CACHE_ENV",
@@ -281,10 +282,10 @@ def cache_dir(name: str) -> Path:
     """
     cache = os.environ.get(CACHE_ENV)
     if cache:
-        return Path(cache).expanduser() / name
+        return user_path(cache, f"${CACHE_ENV}") / name
     # XDG says an empty value counts as unset.
     xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(xdg).expanduser() / "neurosim" / name
+    return user_path(xdg, "$XDG_CACHE_HOME") / "neurosim" / name
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ def _search_dirs(kset: KnownSet) -> list[Path]:
     dirs = []
     data = os.environ.get(DATA_ENV)
     if data:
-        root = Path(data).expanduser()
+        root = user_path(data, f"${DATA_ENV}")
         dirs += [root / f for f in kset.folders] + [root]
     dirs.append(cache_dir(kset.name))
     dirs += [base / f for base in SYSTEM_DATA_DIRS for f in kset.folders]
@@ -369,13 +370,14 @@ def find_file(
     """
     explicit = path is not None
     if explicit:
-        root = Path(path).expanduser()
+        root = user_path(path, "path")
         dirs = [root, *(root / f for f in kset.folders)]
     else:
         dirs = _search_dirs(kset)
     passed_over = []
-    for directory in dirs:
-        candidate = directory / name
+    # a folder may hold the files gunzipped (as torchvision's "raw" folders do)
+    candidates = [d / n for d in dirs for n in (name, name.removesuffix(".gz"))]
+    for candidate in candidates:
         if not candidate.is_file():
             continue
         raw = _read_raw(candidate)
@@ -387,7 +389,7 @@ def find_file(
         hint = f" ({other.title}'s file, not {kset.title}'s)" if other else "; delete or replace it"
         _check(kset, name, raw, content, str(candidate), hint)
         return FoundFile(str(candidate), content, hashlib.sha256(raw).hexdigest())
-    looked = ", ".join(str(d) for d in dirs)
+    looked = _places(kset)
     skipped = f" ({'; '.join(passed_over)})" if passed_over else ""
     if explicit:
         subs = f" or its subfolders {', '.join(kset.folders)}" if kset.folders else ""
@@ -401,6 +403,18 @@ def find_file(
             f"set {DATA_ENV} to a directory holding the {kset.title} files or pass path=..."
         )
     return _download(kset, name, f"{looked}{skipped}")
+
+
+def _places(kset: KnownSet) -> str:
+    """The folders the lookup searches, each root once and the set's subfolder names once."""
+    subs = "/".join(kset.folders)
+    parts = []
+    data = os.environ.get(DATA_ENV)
+    if data:
+        parts.append(f"{user_path(data, f'${DATA_ENV}')} and its subfolders {subs}")
+    parts.append(str(cache_dir(kset.name)))
+    parts += [f"{base} (subfolders {subs})" for base in SYSTEM_DATA_DIRS]
+    return ", ".join(parts)
 
 
 def _read_raw(path: Path) -> bytes:
@@ -446,11 +460,14 @@ def _download(kset: KnownSet, name: str, looked: str) -> FoundFile:
                 content = read_maybe_gzip_bytes(raw, cache / name)
             return FoundFile(str(cache / name), content, hashlib.sha256(raw).hexdigest())
         except (OSError, HTTPException, NeurosimError, zipfile.BadZipFile) as exc:
-            failures.append(f"{url}: {exc}")
+            # one short reason per source: the line must still name where to put the files
+            failures.append(f"{url}: {one_line(str(exc), 300)}")
+    # What to do comes first, why and where it looked after: a line cut to fit a
+    # terminal loses the details (--debug prints them), not the advice.
     raise NeurosimError(
-        f"{name} not found (looked in {looked}) and the download failed "
-        f"({'; '.join(failures) or 'no source known'}); set {DATA_ENV} to a directory holding "
-        f"the {kset.title} files, pass path=..., or put them in {cache}"
+        f"{name} not found; put the {kset.title} files in {cache}, set {DATA_ENV} to a "
+        f"directory holding them, or pass path=... (download failed: "
+        f"{'; '.join(failures) or 'no source known'}; looked in {looked})"
     )
 
 
@@ -483,25 +500,39 @@ def _download_one(url: str, target: Path, verify) -> bytes:
 
 
 def _download_archive(kset: KnownSet, cache: Path) -> None:
-    """Download the set's zip archive (checked against its MD5) and extract the set's files."""
+    """Download the set's zip archive (checked against its MD5) and extract the set's files.
+
+    The archive is kept in the cache (every EMNIST split lies in it) and checked
+    again before each use; only the files not yet in the cache are extracted.
+    """
     url, md5, folder = kset.archive
     archive = cache / Path(url).name
+
+    def verify(raw: bytes) -> None:
+        actual = hashlib.md5(raw).hexdigest()
+        if actual != md5:
+            raise NeurosimError(f"checksum mismatch for {url}: MD5 is {actual}, expected {md5}")
+
+    if archive.is_file():
+        try:
+            verify(_read_raw(archive))
+        except NeurosimError:
+            archive.unlink(missing_ok=True)  # a stale or corrupt copy: fetch it again
     if not archive.is_file():
-
-        def verify(raw: bytes) -> None:
-            actual = hashlib.md5(raw).hexdigest()
-            if actual != md5:
-                raise NeurosimError(f"checksum mismatch for {url}: MD5 is {actual}, expected {md5}")
-
         _download_one(url, archive, verify)
     with zipfile.ZipFile(archive) as zf:
         for split in kset.files.values():
             for member in split:
                 target = cache / member
+                if target.is_file():
+                    continue
                 fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=f".{member}.", suffix=".part")
                 try:
-                    with os.fdopen(fd, "wb") as out, zf.open(folder + member) as src:
-                        shutil.copyfileobj(src, out)
+                    try:
+                        with os.fdopen(fd, "wb") as out, zf.open(folder + member) as src:
+                            shutil.copyfileobj(src, out)
+                    except KeyError:
+                        raise NeurosimError(f"{archive} holds no {folder}{member}") from None
                     raw = Path(tmp_name).read_bytes()
                     _check(kset, member, raw, b"", f"{archive}:{folder}{member}", "")
                     Path(tmp_name).chmod(0o644)

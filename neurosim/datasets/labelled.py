@@ -22,6 +22,7 @@ so that a recording names exactly the bytes it was made from.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -39,6 +40,7 @@ from neurosim.datasets.known import KNOWN_SETS, find_file, known_set, read_maybe
 from neurosim.datasets.mnist import SUBSETS, _default_subset_path, load_mnist_subset
 from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
+from neurosim.paths import user_path
 
 __all__ = [
     "DATASET_KEYS",
@@ -46,6 +48,7 @@ __all__ = [
     "DataSpec",
     "LabelledData",
     "data_spec",
+    "image_pixels",
     "load_dataset",
 ]
 
@@ -79,6 +82,9 @@ class DataFile:
     """Where it was read."""
     sha256: str
     """SHA-256 of its bytes as stored (for a folder: of its files' names and hashes)."""
+    content_sha256: str | None = None
+    """SHA-256 of a known set's decompressed IDX content: the same whichever mirror or
+    distribution gzipped the file, so that a run resumed on another copy is recognised."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,7 @@ def data_spec(value: Any, where: str = "dataset") -> DataSpec:
                 f"{where}: give all four IDX files ({', '.join(_IDX_ROLES)}) and no path"
                 + (f"; missing {', '.join(missing)}" if missing else "")
             )
-        files = tuple((r, str(Path(spec[r]).expanduser())) for r in _IDX_ROLES)
+        files = tuple((r, str(user_path(spec[r], f"{where}.{r}"))) for r in _IDX_ROLES)
         for role, path in files:
             if not Path(path).is_file():
                 raise NeurosimError(f"{where}.{role}: no such file {path}")
@@ -235,17 +241,16 @@ def data_spec(value: Any, where: str = "dataset") -> DataSpec:
             raise NeurosimError(f"{where}.format: a known set ({name}) has its own format")
         if name in SUBSETS:
             path = spec.get("path")
-            return DataSpec(name, "subset", str(Path(path).expanduser()) if path else None)
-        return DataSpec(
-            name, "known", str(Path(spec["path"]).expanduser()) if "path" in spec else None
-        )
+            return DataSpec(name, "subset", str(user_path(path, f"{where}.path")) if path else None)
+        path = spec.get("path")
+        return DataSpec(name, "known", str(user_path(path, f"{where}.path")) if path else None)
     if "path" not in spec:
         known_set(str(name), f"{where}.name")  # unknown name without a path: list the names
     return _path_spec(name, spec["path"], spec.get("format"), where)
 
 
 def _path_spec(name: str | None, path: str, fmt: str | None, where: str) -> DataSpec:
-    p = Path(path).expanduser()
+    p = user_path(path, where)
     if not p.exists():
         raise NeurosimError(f"{where}: no such file or folder {p}")
     if fmt is None:
@@ -301,6 +306,51 @@ def load_dataset(spec: DataSpec | Any, where: str = "dataset") -> LabelledData:
     return _load_idx(spec)
 
 
+#: Pixels per image of every known set and shipped subset (28 x 28).
+KNOWN_PIXELS = 28 * 28
+
+
+def image_pixels(spec: DataSpec) -> int | None:
+    """Pixels per image of the data a spec names, read from headers only (None: unknown).
+
+    For memory estimates made before anything is loaded: a known set's images
+    are 28 x 28; an .npz's shape is in its array header, an IDX file's in its
+    first bytes, a folder's in its first image's header. A file that cannot be
+    read answers None here and gets its one-line error when it is loaded.
+    """
+    try:
+        if spec.format in ("known", "subset"):
+            return KNOWN_PIXELS
+        if spec.format == "npz":
+            shape = _npz_shapes(Path(spec.path)).get("x_train")
+            if shape is None or len(shape) < 2:
+                return None
+            return math.prod(shape[1:])
+        if spec.format == "idx":
+            path = Path(dict(spec.files)["train_images"])
+            with open(path, "rb") as f:
+                head = f.read(2)
+            opener = gzip.open if head == b"\x1f\x8b" else open
+            with opener(path, "rb") as f:
+                header = f.read(16)
+            if len(header) < 16 or header[2] != 0x08 or header[3] != 3:
+                return None
+            return int.from_bytes(header[8:12], "big") * int.from_bytes(header[12:16], "big")
+        if spec.format == "folder":
+            from PIL import Image
+
+            first = next(
+                p
+                for p in sorted((Path(spec.path) / "train").rglob("*"))
+                if p.suffix.lower() in _IMAGE_SUFFIXES
+            )
+            with Image.open(first) as img:
+                return img.width * img.height
+    except (OSError, ValueError, KeyError, EOFError, StopIteration, zipfile.BadZipFile, zlib.error):
+        return None
+    return None
+
+
 def _from_arrays(spec: DataSpec, arrays: dict, classes, files) -> LabelledData:
     parts = (arrays[r] for r in _IDX_ROLES)
     return LabelledData(spec, *parts, tuple(classes), tuple(files))
@@ -341,7 +391,8 @@ def _load_known(spec: DataSpec) -> LabelledData:
         ):
             found = find_file(kset, name, spec.path)
             arrays[f"{split}_{role}"] = parse_idx(found.content, found.path, magic)
-            files.append(DataFile(f"{split}_{role}", found.path, found.sha256))
+            content = hashlib.sha256(found.content).hexdigest()
+            files.append(DataFile(f"{split}_{role}", found.path, found.sha256, content))
     for split in kset.files:
         images = arrays[f"{split}_images"]
         if images.ndim != 3 or images.dtype != np.uint8:
@@ -413,9 +464,9 @@ def _load_npz(spec: DataSpec) -> LabelledData:
     return _from_arrays(spec, arrays, classes, (DataFile("npz", str(path), _sha256_file(path)),))
 
 
-def _npz_sizes(path: Path) -> dict[str, float]:
-    """Bytes each array of an .npz takes loaded, images also as float64 (headers only)."""
-    sizes = {}
+def _npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """(shape, dtype) of each array of an .npz, read from the headers only."""
+    headers = {}
     with zipfile.ZipFile(path) as zf:
         for name in _NPZ_ARRAYS:
             if f"{name}.npy" not in zf.namelist():
@@ -425,9 +476,20 @@ def _npz_sizes(path: Path) -> dict[str, float]:
                 version = fmt.read_magic(f)
                 read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
                 shape, _, dtype = read(f)
-            n = math.prod(shape)
-            sizes[name] = n * (dtype.itemsize + (8 if name.startswith("x") else 0))
-    return sizes
+            headers[name] = (tuple(shape), dtype)
+    return headers
+
+
+def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    return {name: shape for name, (shape, _) in _npz_headers(path).items()}
+
+
+def _npz_sizes(path: Path) -> dict[str, float]:
+    """Bytes each array of an .npz takes loaded, images also as float64 (headers only)."""
+    return {
+        name: math.prod(shape) * (dtype.itemsize + (8 if name.startswith("x") else 0))
+        for name, (shape, dtype) in _npz_headers(path).items()
+    }
 
 
 def _load_folder(spec: DataSpec) -> LabelledData:
@@ -465,7 +527,7 @@ def _load_folder(spec: DataSpec) -> LabelledData:
                 digest.update(hashlib.sha256(raw).digest())
                 try:
                     with Image.open(p) as img:
-                        images.append(np.asarray(img.convert("L"), dtype=np.uint8))
+                        images.append(_grey(img, p))
                 except (OSError, UnidentifiedImageError) as exc:
                     raise NeurosimError(f"cannot read image {p}: {exc}") from exc
                 if images[-1].shape != images[0].shape:
@@ -476,6 +538,9 @@ def _load_folder(spec: DataSpec) -> LabelledData:
                 labels.append(k)
         if not images:
             raise NeurosimError(f"{root / split}: no images (.png, .jpg, ...) in its class folders")
+        if any(im.dtype != np.uint8 for im in images):
+            # 16-bit images among them: every image as [0, 1] intensities, none clipped
+            images = [im / 255.0 if im.dtype == np.uint8 else im for im in images]
         arrays[f"{split}_images"] = np.stack(images)
         arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int64)
     where = {r: str(root / r.split("_")[0]) for r in _IDX_ROLES}
@@ -483,6 +548,22 @@ def _load_folder(spec: DataSpec) -> LabelledData:
     return _from_arrays(
         spec, arrays, tuple(classes), (DataFile("folder", str(root), digest.hexdigest()),)
     )
+
+
+def _grey(img, path: Path) -> np.ndarray:
+    """One image as grey values: uint8 for 8-bit images, [0, 1] floats for 16-bit ones.
+
+    Pillow's ``convert("L")`` clips 16-bit grey values above 255 rather than
+    scaling them, which would turn most of a 16-bit image white.
+    """
+    if img.mode.startswith("I;16"):
+        return np.asarray(img, dtype=np.float64) / 65535.0
+    if img.mode in ("I", "F"):
+        raise NeurosimError(
+            f"{path}: 32-bit image (mode {img.mode}) whose grey scale is unknown; "
+            "save it as 8- or 16-bit grey"
+        )
+    return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
 def _as_images(images: np.ndarray, where: str) -> np.ndarray:

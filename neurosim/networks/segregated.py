@@ -1658,22 +1658,42 @@ def mark_outputs_written(path: str | Path, config: SegregatedConfig) -> None:
     )
 
 
+def _role_hash(item: tuple | list) -> str:
+    """``role sha256`` of one data file, or a count for lists that differ in length."""
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+        return f"{item[0]} {item[1]}"
+    return f"{len(item)} file(s)"
+
+
 def _check_same_data(path: Path, saved: dict | None, data: dict | None) -> None:
     """Refuse to resume a run on other data than its checkpoint's (one line, the difference)."""
     if saved is None or data is None:
         return  # a checkpoint from before data provenance: nothing to compare
     import json
 
-    def hashes(prov: dict) -> list:
-        # the files' content, not where they lie: a run may resume on another machine
-        return [(f["role"], f["sha256"]) for f in json.loads(prov.get("data_files", "[]"))]
+    def files(prov: dict) -> list[dict]:
+        return json.loads(prov.get("data_files", "[]"))
 
-    if hashes(saved) != hashes(data):
+    def hashes(listed: list[dict], content: bool) -> list:
+        # the files' content, not where they lie: a run may resume on another machine;
+        # a known set's decompressed content, not how a mirror gzipped it, where both have it
+        key = "content_sha256" if content else "sha256"
+        return [(f["role"], f[key]) for f in listed]
+
+    before, now = files(saved), files(data)
+    content = all(f.get("content_sha256") for f in before + now)
+    there, here = hashes(before, content), hashes(now, content)
+    if there != here:
+        # name the first file that differs: four pairs of digests do not fit one line
+        diff = next(((a, b) for a, b in zip(there, here, strict=False) if a != b), (there, here))
         raise NeurosimError(
-            f"{path}: made on other data (file checksums {hashes(saved)} there, "
-            f"{hashes(data)} now); resume with the same data set or start afresh"
+            f"{path}: made on other data ({'; '.join(map(_role_hash, diff[:1]))} there, "
+            f"{'; '.join(map(_role_hash, diff[1:]))} now); "
+            "resume with the same data set or start afresh"
         )
-    for key in ("data_train_examples", "data_test_examples", "data_order_seed"):
+    for key in ("data_train_examples", "data_test_examples", "data_order_seed", "data_shuffle"):
+        if key == "data_shuffle" and (key not in saved or key not in data):
+            continue  # written by checkpoints since the shuffle became an option
         if saved.get(key) != data.get(key):
             raise NeurosimError(
                 f"{path}: made on other data ({key} {saved.get(key)!r} there, "

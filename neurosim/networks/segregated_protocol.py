@@ -39,7 +39,7 @@ from neurosim._version import __version__
 from neurosim.atomic import atomic_path, remove_stale
 from neurosim.checkpoints import missing_checkpoint
 from neurosim.datasets import DataSpec, LabelledData, data_spec, load_dataset
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, excerpt
 from neurosim.kinds import protocol_kind
 from neurosim.networks.segregated import (
     INITS,
@@ -53,6 +53,7 @@ from neurosim.networks.segregated import (
     run_epoch,
     train,
 )
+from neurosim.paths import user_path
 from neurosim.plotting import PLOTS, save_figure
 from neurosim.protocol import Protocol
 from neurosim.recording import now
@@ -225,16 +226,34 @@ def save_weights(
     return path
 
 
-def load_weights(path: str | Path, config: SegregatedConfig, n_inputs: int) -> tuple[Weights, dict]:
+def load_weights(
+    path: str | Path,
+    config: SegregatedConfig,
+    n_inputs: int,
+    classes: tuple[str, ...] | None = None,
+) -> tuple[Weights, dict]:
     """Read a weights file for ``config`` and ``n_inputs`` pixels; return (weights, its metadata).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save_weights`.
+    config : SegregatedConfig
+        The network the weights are for: layer sizes, and the test dynamics
+        (:data:`_SAME_FOR_A_TEST`) that must be those the weights were trained with.
+    n_inputs : int
+        Pixels per image of the data they will see.
+    classes : tuple of str, optional
+        The data's class names; refused if the weights were trained on other classes.
 
     Raises
     ------
     NeurosimError
-        One line naming the file: missing, not a weights file, or made for
-        other layer sizes than the protocol's and the data's.
+        One line naming the file: missing, not a weights file, made for other
+        layer sizes than the protocol's and the data's, holding arrays of a
+        deeper network, trained with other test dynamics or on other classes.
     """
-    path = Path(path).expanduser()
+    path = user_path(path, "training.weights")
     if not path.is_file():
         raise NeurosimError(f"training.weights: no such file {path}")
     try:
@@ -243,31 +262,51 @@ def load_weights(path: str | Path, config: SegregatedConfig, n_inputs: int) -> t
             arrays = {k: npz[k].astype(np.float64) for k in npz.files if k != "meta"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise NeurosimError(f"{path}: not a neurosim weights file ({exc})") from None
-    if meta.get("format") != _WEIGHTS_FORMAT:
-        raise NeurosimError(f"{path}: not a neurosim weights file (format {meta.get('format')!r})")
-    saved = meta.get("config", {})
+    if not isinstance(meta, dict) or meta.get("format") != _WEIGHTS_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise NeurosimError(f"{path}: not a neurosim weights file (format {found!r})")
+    saved = meta.get("config")
+    saved = saved if isinstance(saved, dict) else {}
     for key in _SAME_FOR_A_TEST:
         ours = getattr(config, key)
         if key in saved and saved[key] != (list(ours) if isinstance(ours, tuple) else ours):
             raise NeurosimError(
-                f"{path}: trained with training.{key} = {saved[key]!r}, the protocol says "
+                f"{path}: trained with training.{key} = {excerpt(saved[key])}, the protocol says "
                 f"{ours!r}; set it as in training (a test of other dynamics is not this network's)"
             )
     expected = init_weights(config, n_inputs)  # shapes only; cheap next to a run
-    out = []
+    network = (
+        f"the network ({n_inputs} inputs, hidden {list(config.hidden_sizes)}, "
+        f"{config.n_outputs} outputs)"
+    )
+    out, wanted = [], set()
     for name, mats in zip(Weights._fields, expected, strict=True):
         got = []
         for m, mat in enumerate(mats):
             key = f"{name}_{m}"
+            wanted.add(key)
             if key not in arrays or arrays[key].shape != np.shape(mat):
                 shape = arrays[key].shape if key in arrays else "missing"
-                raise NeurosimError(
-                    f"{path}: {key} is {shape}, the network ({n_inputs} inputs, hidden "
-                    f"{list(config.hidden_sizes)}, {config.n_outputs} outputs) needs "
-                    f"{np.shape(mat)}"
-                )
+                raise NeurosimError(f"{path}: {key} is {shape}, {network} needs {np.shape(mat)}")
+            if not np.all(np.isfinite(arrays[key])):
+                raise NeurosimError(f"{path}: {key} holds NaN or infinite weights")
             got.append(arrays[key])
         out.append(tuple(got))
+    extra = sorted(set(arrays) - wanted)
+    if extra:
+        # a deeper network's file whose first layers happen to fit: not this network
+        raise NeurosimError(f"{path}: holds {', '.join(extra)}, which {network} does not have")
+    trained_on = meta.get("data_classes")
+    if classes is not None and isinstance(trained_on, str):
+        try:
+            trained_on = json.loads(trained_on)
+        except ValueError:
+            trained_on = None
+        if isinstance(trained_on, list) and trained_on != list(classes):
+            raise NeurosimError(
+                f"{path}: trained on the classes of {meta.get('data_name', 'another set')} "
+                f"({excerpt(trained_on)}), the data's are {excerpt(list(classes))}"
+            )
     return Weights(*out), meta
 
 
@@ -291,8 +330,8 @@ def run_segregated(
     )
     start = None
     if weights_file is not None:
-        start, meta = load_weights(weights_file, config, data.n_inputs)
-        provenance["start_weights"] = str(Path(weights_file).expanduser())
+        start, meta = load_weights(weights_file, config, data.n_inputs, data.classes)
+        provenance["start_weights"] = str(user_path(weights_file, "training.weights"))
         provenance["start_weights_test_error"] = float(meta.get("test_error", np.nan))
     checkpoint = Path(out_dir) / "checkpoint.npz"
     remove_stale(out_dir)
