@@ -6,7 +6,7 @@ import torch
 import xarray as xr
 
 from neurosim.blackbox.asktell import make_optimizer, standardize_values
-from neurosim.blackbox.functions import FUNCTIONS
+from neurosim.blackbox.functions import FUNCTIONS, SUITE, moved
 from neurosim.blackbox.gp import evaluate, sample_gp_functions, se_kernel
 from neurosim.blackbox.learned import (
     TrainConfig,
@@ -55,6 +55,27 @@ def test_benchmark_functions_have_their_known_minima():
     assert FUNCTIONS["hartmann3"].f(np.array(h3)) == pytest.approx(-3.86278, abs=1e-4)
 
 
+@pytest.mark.parametrize("name", [*FUNCTIONS, *SUITE])
+def test_moved_functions_keep_their_minimum_at_the_moved_point(name):
+    """Every benchmark function, moved (and rotated where it can be): the new argmin
+    has the known minimum, no local search or sample finds lower, and it lies inside."""
+    from scipy.optimize import minimize
+
+    fn = {**FUNCTIONS, **SUITE}[name]
+    assert fn.f(np.array(fn.argmin)) == pytest.approx(fn.minimum, abs=1e-5)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        m = moved(fn, rng)
+        x = np.array(m.argmin)
+        assert np.all(x > m.bounds[:, 0]) and np.all(x < m.bounds[:, 1])
+        assert m.f(x) == pytest.approx(fn.minimum, abs=1e-5)
+        assert not np.allclose(x, fn.argmin)
+        local = minimize(m.f, x + 0.01 * (m.bounds[:, 1] - m.bounds[:, 0]), method="Nelder-Mead")
+        assert local.fun >= fn.minimum - 1e-6
+        samples = rng.uniform(m.bounds[:, 0], m.bounds[:, 1], (2000, len(x)))
+        assert min(m.f(p) for p in samples) >= fn.minimum - 1e-9
+
+
 def test_short_training_lowers_the_loss(tmp_path):
     config = TrainConfig(dim=2, horizon=20, iterations=60, batch=32, hidden=16, loss="sum")
     _, losses = train_optimizer(config, tmp_path / "opt.pt")
@@ -80,7 +101,7 @@ def test_training_resumes_where_it_stopped(tmp_path):
     assert not (tmp_path / "none.pt").exists()
 
 
-@pytest.mark.parametrize("name", ["random", "cma"])
+@pytest.mark.parametrize("name", ["random", "cma", "tpe", "ngopt"])
 def test_ask_tell_respects_bounds_and_rejects_nan(name):
     bounds = [(-5.0, 10.0), (0.0, 15.0)]
     opt = make_optimizer(name, bounds, seed=3)
@@ -95,6 +116,23 @@ def test_ask_tell_respects_bounds_and_rejects_nan(name):
         opt.tell(opt.ask(), float("nan"))
     with pytest.raises(NeurosimError, match="outside the bounds"):
         opt.tell([20.0, 1.0], 1.0)
+
+
+@pytest.mark.parametrize("name", ["tpe", "ngopt"])
+def test_peer_optimizers_learn_from_points_told_without_asking(name):
+    """A replayed trial (told, never asked) counts: the optimizer's best is that point."""
+    opt = make_optimizer(name, [(0.0, 1.0), (0.0, 1.0)], seed=1)
+    np.testing.assert_array_equal(opt.ask(), opt.ask())  # asking twice repeats the question
+    opt.tell(opt.ask(), 5.0)
+    opt.tell([0.25, 0.75], -1.0)  # never asked
+    asked = opt.ask()
+    opt.tell([0.5, 0.5], 2.0)  # asked one point, evaluated another
+    assert opt.best[1] == -1.0 and len(opt.y) == 3
+    if name == "tpe":
+        values = sorted(t.value for t in opt.study.trials if t.value is not None)
+        assert values == [-1.0, 2.0, 5.0] and not np.allclose(asked, [0.5, 0.5])
+    else:
+        assert opt.opt.num_tell == 3
 
 
 def test_bad_bounds_are_a_clear_error():
@@ -260,7 +298,7 @@ def test_learned_optimizer_moves_towards_low_values(dim, one_torch_thread):
     assert t_stat < -3.0
 
 
-@pytest.mark.parametrize("name", ["random", "cma", "learned"])
+@pytest.mark.parametrize("name", ["random", "cma", "learned", "tpe", "ngopt"])
 @pytest.mark.parametrize("penalty", [1e39, 1e308, -1e308])
 def test_any_finite_value_keeps_later_asks_finite_and_in_bounds(name, penalty):
     bounds = [(-5.0, 10.0), (0.0, 15.0)]
@@ -275,7 +313,7 @@ def test_any_finite_value_keeps_later_asks_finite_and_in_bounds(name, penalty):
     assert opt.best[1] == min(opt.y)
 
 
-@pytest.mark.parametrize("name", ["random", "cma", "learned"])
+@pytest.mark.parametrize("name", ["random", "cma", "learned", "tpe", "ngopt"])
 def test_tell_refuses_points_that_are_not_finite(name):
     opt = make_optimizer(name, [(0.0, 1.0), (0.0, 1.0)], seed=0)
     for bad in ([float("nan"), 0.5], [0.5, float("inf")], [0.5, -float("inf")]):
@@ -315,7 +353,7 @@ def test_bad_seeds_are_one_line_errors(seed):
         make_optimizer("random", [(0.0, 1.0)], seed=seed)
 
 
-@pytest.mark.parametrize("name", ["random", "cma", "learned"])
+@pytest.mark.parametrize("name", ["random", "cma", "learned", "tpe", "ngopt"])
 def test_seed_none_draws_a_fresh_seed_that_repeats_the_run(name):
     bounds = [(0.0, 1.0), (-1.0, 1.0)]
     fresh = make_optimizer(name, bounds, seed=None)

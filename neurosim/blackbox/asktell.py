@@ -9,8 +9,10 @@ The interface users know from Optuna, nevergrad and scikit-optimize::
     x_best, y_best = opt.best
 
 Optimizers: ``learned`` (the LSTM of :mod:`neurosim.blackbox.learned`, shipped
-weights), ``random`` (uniform search), ``cma`` (CMA-ES, package ``cma``) and
-``botorch`` (single-task GP + log expected improvement, package ``botorch``).
+weights), ``random`` (uniform search), ``cma`` (CMA-ES, package ``cma``),
+``tpe`` (Optuna's tree-structured Parzen estimator), ``ngopt`` (nevergrad's
+default, package ``nevergrad``) and ``botorch`` (single-task GP + log expected
+improvement, package ``botorch``).
 Every optimizer's first query is the same seeded uniform start point, so runs
 with equal seeds start alike.
 
@@ -319,12 +321,95 @@ class BoTorchEI(AskTell):
         return self.from_unit(cand[0].numpy() * 2 - 1)
 
 
+def _require(package: str, name: str, extra: str):
+    """Import an optional peer package; one line naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise NeurosimError(
+            f"optimizer {name}: the package {package} is not installed "
+            f"(pip install -e '.[{extra}]')"
+        ) from None
+
+
+class OptunaTPE(AskTell):
+    """Optuna's TPE sampler (its defaults: 10 random start-up trials), seeded.
+
+    The start point is the study's first trial; a point told without being
+    asked is added to the study as a finished trial.
+    """
+
+    def __init__(self, bounds, seed: int | None = 0) -> None:
+        import optuna
+
+        super().__init__(bounds, seed)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self.study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=self.seed))
+        self._dists = {
+            f"x{k}": optuna.distributions.FloatDistribution(float(lo), float(hi))
+            for k, (lo, hi) in enumerate(self.bounds)
+        }
+        self._pending = None
+
+    def _propose(self) -> np.ndarray:
+        # asking again before telling repeats the question, as the other optimizers do
+        if self._pending is None:
+            self._pending = self.study.ask(self._dists)
+        return np.array([self._pending.params[f"x{k}"] for k in range(self.dim)])
+
+    def _observe(self, x: np.ndarray, y: float) -> None:
+        params = {f"x{k}": float(v) for k, v in enumerate(x)}
+        pending, self._pending = self._pending, None
+        if pending is not None and np.allclose([pending.params[k] for k in params], x):
+            self.study.tell(pending, y)
+            return
+        if pending is not None:  # asked, but another point was evaluated
+            self.study.tell(pending, state=self._optuna.trial.TrialState.FAIL)
+        trial = self._optuna.trial.create_trial(params=params, distributions=self._dists, value=y)
+        self.study.add_trial(trial)
+
+
+class NGOpt(AskTell):
+    """nevergrad's default optimizer, ``NGOpt``, seeded.
+
+    NGOpt picks its algorithm from the dimension and the ``budget`` (number of
+    evaluations it is told to expect).
+    """
+
+    def __init__(self, bounds, seed: int | None = 0, budget: int = 100) -> None:
+        ng = _require("nevergrad", "ngopt", "dev")
+        super().__init__(bounds, seed)
+        param = ng.p.Array(shape=(self.dim,), lower=-1.0, upper=1.0)
+        param.random_state = np.random.RandomState(self.seed)
+        self.opt = ng.optimizers.NGOpt(parametrization=param, budget=budget)
+        self._pending = None
+
+    def _propose(self) -> np.ndarray:
+        if self._pending is None:
+            self._pending = self.opt.ask()
+        return self.from_unit(np.asarray(self._pending.value, float))
+
+    def _observe(self, x: np.ndarray, y: float) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and np.allclose(self.from_unit(pending.value), x):
+            self.opt.tell(pending, y)
+            return
+        # the start point, or a point told without asking: tell it as a new candidate
+        child = self.opt.parametrization.spawn_child(new_value=np.clip(self.to_unit(x), -1, 1))
+        self.opt.tell(child, y)
+
+
 #: Optimizer names of :func:`make_optimizer` and ``neurosim tune --optimizer``.
 OPTIMIZERS = {
     "learned": LearnedOptimizer,
     "random": RandomSearch,
     "cma": CMAES,
     "botorch": BoTorchEI,
+    "tpe": OptunaTPE,
+    "ngopt": NGOpt,
 }
 
 
