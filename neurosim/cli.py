@@ -84,13 +84,17 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 def _cmd_train_optimizer(args: argparse.Namespace) -> int:
     from neurosim.blackbox.learned import TrainConfig, export_weights, train_optimizer
 
+    defaults = TrainConfig()
     config = TrainConfig(
         dim=args.dim,
-        iterations=args.iterations,
-        loss=args.loss,
+        iterations=args.iterations or defaults.iterations,
+        loss=args.loss or defaults.loss,
+        arch=args.arch or defaults.arch,
+        functions=args.functions or defaults.functions,
+        curriculum=not args.no_curriculum,
         seed=args.seed,
-        batch=args.batch,
-        learning_rate=args.learning_rate,
+        batch=args.batch or defaults.batch,
+        learning_rate=args.learning_rate or defaults.learning_rate,
     )
     out = args.out or Path("results") / f"learned_optimizer_dim{args.dim}.pt"
     _, losses = train_optimizer(
@@ -323,15 +327,31 @@ def build_parser() -> argparse.ArgumentParser:
     tro = sub.add_parser(
         "train-optimizer",
         help="train the learned black-box optimizer on GP samples",
-        description="Train the LSTM optimizer (Chen et al. 2017) on Gaussian-process samples.",
+        description="Train the RNN black-box optimizer (Chen et al. 2017; gated by default) "
+        "on Gaussian-process samples.",
     )
     tro.add_argument("--dim", type=int, required=True,
                      help="function dimension (>= 1; weights for 1..6 are shipped)")  # fmt: skip
-    tro.add_argument("--iterations", type=int, default=10_000)
-    tro.add_argument("--loss", default="oi", choices=("sum", "oi", "ei"))
+    tro.add_argument("--iterations", type=int, default=None, help="Adam steps (default 4000)")
+    tro.add_argument("--loss", default=None, choices=("sum", "oi", "ei", "min"), help="default min")
+    tro.add_argument(
+        "--arch",
+        default=None,
+        choices=("gated", "chen2017"),
+        help="gated (default) or the paper's chen2017 network",
+    )
+    tro.add_argument(
+        "--functions",
+        default=None,
+        choices=("gp_bowl", "gp"),
+        help="training functions: GP samples plus random bowls (default) or GP samples only",
+    )
+    tro.add_argument(
+        "--no-curriculum", action="store_true", help="full horizon from the first iteration"
+    )
     tro.add_argument("--seed", type=int, default=0)
-    tro.add_argument("--batch", type=int, default=128, help="GP functions per step")
-    tro.add_argument("--learning-rate", type=float, default=3e-4, help="Adam step size")
+    tro.add_argument("--batch", type=int, default=None, help="GP functions per step (64)")
+    tro.add_argument("--learning-rate", type=float, default=None, help="Adam step size (1e-3)")
     tro.add_argument("--device", default="cpu", help="torch device of the rollouts (cpu, cuda)")
     tro.add_argument(
         "--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this"

@@ -200,17 +200,19 @@ def _uniform(opt: AskTell) -> np.ndarray:
 
 
 class LearnedOptimizer(AskTell):
-    """The LSTM optimizer trained on GP samples (shipped weights for dimensions 1-6).
+    """The RNN optimizer trained on GP samples (shipped weights for dimensions 1-6).
 
     The network works in ``[-1, 1]^d`` on standardised values; the user's box
     and value scale are mapped to that. Each ``tell`` advances the network
-    by one step with the told point and value.
+    by one step with the told point and value. The gated network's noise
+    comes from a generator seeded by ``(seed, number of points told)``, so a
+    seed repeats a run and a replayed run continues alike.
 
     Parameters
     ----------
     bounds : sequence of (low, high)
     seed : int or None
-        Seed of the start point.
+        Seed of the start point and of the gated network's noise.
     weights : str or Path, optional
         A checkpoint of :func:`neurosim.blackbox.learned.train_optimizer`
         (default: the shipped weights of this dimension).
@@ -225,13 +227,29 @@ class LearnedOptimizer(AskTell):
         self._next: np.ndarray | None = None
 
     def _observe(self, x: np.ndarray, y: float) -> None:
+        from neurosim.blackbox.learned import GatedLSTMOptimizer, gated_inputs
+
         # Standardise in float64 first: a raw value beyond float32's range
         # (a "large penalty") would become inf, then NaN in every later step.
-        y_std = standardize_values(self.y)[-1]
+        z = standardize_values(self.y)
         with torch.no_grad():
-            yt = torch.tensor([y_std], dtype=torch.float32)
-            xt = torch.tensor(self.to_unit(x)[None], dtype=torch.float32)
-            u, self._state = self.net.step(xt, yt, self._state)
+            if isinstance(self.net, GatedLSTMOptimizer):
+                X = torch.tensor(
+                    np.array([self.to_unit(p) for p in self.X])[None], dtype=torch.float32
+                )
+                inputs = gated_inputs(
+                    X, torch.tensor(z[None], dtype=torch.float32), self.net.horizon
+                )
+                rng = np.random.default_rng([self.seed, len(self.X)])
+                noise = (
+                    torch.tensor(rng.uniform(-1, 1, (1, self.dim)), dtype=torch.float32),
+                    torch.tensor(rng.standard_normal((1, self.dim)), dtype=torch.float32),
+                )
+                u, self._state = self.net.step(inputs, noise, self._state)
+            else:
+                yt = torch.tensor([z[-1]], dtype=torch.float32)
+                xt = torch.tensor(self.to_unit(x)[None], dtype=torch.float32)
+                u, self._state = self.net.step(xt, yt, self._state)
         self._next = self.from_unit(u[0].double().numpy())
 
     def _propose(self) -> np.ndarray:

@@ -1,27 +1,49 @@
-r"""An LSTM that optimizes black-box functions, trained on GP samples (Chen et al. 2017).
+r"""RNN black-box optimizers trained on GP samples (Chen et al. 2017), and a gated variant.
 
-At step ``t`` the network reads the last query :math:`x_{t-1}` and its value
-:math:`y_{t-1}` and, with its hidden state :math:`h`, proposes the next query
+Two architectures read the history of queries and values and propose the next
+query in the unit box :math:`[-1, 1]^d`:
 
-.. math::  h_t, x_t = \mathrm{LSTM}_\theta(h_{t-1}, x_{t-1}, \tilde y_{t-1}), \qquad
-           x_t = \tanh(W h_t + b) \in [-1, 1]^d
+``chen2017`` (:class:`LSTMOptimizer`), the paper's: at step ``t`` the LSTM reads
+the last query :math:`x_{t-1}` and its value :math:`\tilde y_{t-1}` and proposes
 
-where :math:`\tilde y` is the value standardised by the mean and standard
-deviation of the values seen so far (so that one network serves functions of
-any scale; training applies the same standardisation). The first query is a
-given start point. Training minimises, over functions drawn from a GP prior
-(:mod:`neurosim.blackbox.gp`) and by backpropagation through the horizon
-:math:`T`, one of the paper's losses:
+.. math::  h_t = \mathrm{LSTM}_\theta(h_{t-1}, x_{t-1}, \tilde y_{t-1}), \qquad
+           x_t = \tanh(W h_t + b).
 
-``sum``  :math:`\sum_t f(x_t)`;
-``oi``   observed improvement, :math:`\sum_t \min(f(x_t) - \min_{i<t} f(x_i), 0)`;
+``gated`` (:class:`GatedLSTMOptimizer`, the default since issue 17): the LSTM also
+reads where it stands (the best point so far :math:`x^*`, its value, the step
+fraction :math:`t/T`, whether the last query improved, :math:`x_{t-1} - x^*`)
+and its output sets a gate :math:`g_t`, a step mean :math:`m_t` and a step size
+:math:`\sigma_t` between exploring and exploiting:
+
+.. math::  x_t = \mathrm{clip}\big(g_t\, r_t + (1 - g_t)(x^* + m_t + \sigma_t \odot n_t)\big),
+           \quad r_t \sim U[-1, 1]^d,\ n_t \sim N(0, I).
+
+The noise is an input drawn from a seeded generator (reparametrised), so the
+proposals stay differentiable in :math:`\theta` and a seed repeats a run. Why:
+the paper's architecture, trained here, learnt a fixed sequence of points that
+hardly depended on the values it was told and lost to random search on most
+test functions (issue 17's measurements); a network that must return to the
+best point it was told cannot ignore the values, and one that can draw a
+uniform point is never forced into a fixed sequence.
+
+:math:`\tilde y` are values standardised by the mean and s.d. of the values
+seen so far (one network serves functions of any scale). Training minimises,
+over functions drawn from a GP prior (:mod:`neurosim.blackbox.gp`; with
+``functions="gp_bowl"`` plus a random quadratic bowl, so that optima lie
+anywhere in the box and not mostly on its faces) and by backpropagation
+through the horizon :math:`T`, one of:
+
+``sum``  :math:`\sum_t f(x_t)` (the paper's);
+``oi``   observed improvement, :math:`\sum_t \min(f(x_t) - \min_{i<t} f(x_i), 0)` (the paper's);
 ``ei``   :math:`-\sum_t \mathrm{EI}_t(x_t)`, the expected improvement of each query
-         under the GP posterior given the earlier queries (exact, with the
-         sampled function's kernel).
+         under the GP posterior given the earlier queries (the paper's);
+``min``  :math:`\frac{1}{T}\sum_t (\min_{i \le t} f(x_i) - f(x_0)) / s`, the area under
+         the best-so-far curve, each function scaled by its s.d. ``s`` (what the
+         regret at every step of a benchmark measures).
 
-:func:`rollout` is the pure step loop; :class:`LSTMOptimizer` is the network;
-:func:`train_optimizer` trains it with checkpoints; :func:`load_pretrained`
-loads the shipped weights (``data/learned_optimizer/dim<d>.pt``).
+:func:`rollout` is the pure step loop; :func:`train_optimizer` trains with
+checkpoints; :func:`load_pretrained` loads the shipped weights
+(``data/learned_optimizer/dim<d>.pt``).
 """
 
 from __future__ import annotations
@@ -45,10 +67,14 @@ from neurosim.errors import NeurosimError
 from neurosim.memory import require_memory
 
 __all__ = [
+    "ARCHS",
+    "FUNCTION_FAMILIES",
     "LOSSES",
+    "GatedLSTMOptimizer",
     "LSTMOptimizer",
     "TrainConfig",
     "export_weights",
+    "gated_inputs",
     "load_pretrained",
     "pretrained_path",
     "rollout",
@@ -56,15 +82,19 @@ __all__ = [
     "train_optimizer",
 ]
 
-LOSSES = ("sum", "oi", "ei")
+LOSSES = ("sum", "oi", "ei", "min")
+#: Network architectures (see the module docstring).
+ARCHS = ("chen2017", "gated")
+#: Training function families: GP samples, or GP samples plus a random bowl.
+FUNCTION_FAMILIES = ("gp", "gp_bowl")
 #: Checkpoint kind of training checkpoints and exported weights.
 KIND = "learned_optimizer"
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "learned_optimizer"
 
 
-class LSTMOptimizer(nn.Module):
-    """LSTM proposing the next query in ``[-1, 1]^dim`` from the last query and value.
+class _RecurrentOptimizer(nn.Module):
+    """An LSTM over the history and a linear read-out (the two architectures' common part).
 
     Parameters
     ----------
@@ -76,11 +106,39 @@ class LSTMOptimizer(nn.Module):
         Stacked LSTM layers.
     """
 
+    arch = ""
+
     def __init__(self, dim: int, hidden: int = 64, layers: int = 2) -> None:
         super().__init__()
         self.dim, self.hidden, self.layers = dim, hidden, layers
-        self.lstm = nn.LSTM(dim + 1, hidden, layers)
-        self.head = nn.Linear(hidden, dim)
+        self.lstm = nn.LSTM(self.n_inputs(dim), hidden, layers)
+        self.head = nn.Linear(hidden, self.n_outputs(dim))
+
+    @staticmethod
+    def n_inputs(dim: int) -> int:
+        """Size of what the LSTM reads each step."""
+        raise NotImplementedError
+
+    @staticmethod
+    def n_outputs(dim: int) -> int:
+        """Size of the read-out."""
+        raise NotImplementedError
+
+
+class LSTMOptimizer(_RecurrentOptimizer):
+    """Chen et al. (2017)'s LSTM: the next query in ``[-1, 1]^dim`` from the last query, value."""
+
+    arch = "chen2017"
+
+    @staticmethod
+    def n_inputs(dim: int) -> int:
+        """The last query and its standardised value."""
+        return dim + 1
+
+    @staticmethod
+    def n_outputs(dim: int) -> int:
+        """The next query before the tanh."""
+        return dim
 
     def preactivation(
         self,
@@ -104,6 +162,88 @@ class LSTMOptimizer(nn.Module):
         return torch.tanh(pre), state
 
 
+def gated_inputs(X: torch.Tensor, Z: torch.Tensor, horizon: int) -> torch.Tensor:
+    """What the gated network reads after ``t`` queries, ``(B, 3 d + 4)``.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Queries so far in ``[-1, 1]^d``, (B, t, d).
+    Z : torch.Tensor
+        Their values standardised (:func:`standardize_all`), (B, t).
+    horizon : int
+        The budget ``T`` the network plans for (the step fraction is clipped at 1).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[x_{t-1}, z_{t-1}, x*, z*, t / T, improved, x_{t-1} - x*]``: the last
+        query and value, the best query and value, the step fraction, 1 if the
+        last query is the best, and the last query's offset from the best.
+    """
+    B, t = Z.shape
+    rows = torch.arange(B, device=Z.device)
+    k = Z.argmin(1)
+    x_last, x_best = X[:, -1], X[rows, k]
+    frac = torch.full((B, 1), min(t / horizon, 1.0), dtype=Z.dtype, device=Z.device)
+    improved = (k == t - 1).to(Z.dtype)[:, None]
+    return torch.cat(
+        [x_last, Z[:, -1:], x_best, Z[rows, k][:, None], frac, improved, x_last - x_best], -1
+    )
+
+
+class GatedLSTMOptimizer(_RecurrentOptimizer):
+    """LSTM gating between a uniform random query and a Gaussian step from the best point."""
+
+    arch = "gated"
+
+    @staticmethod
+    def n_inputs(dim: int) -> int:
+        """:func:`gated_inputs`."""
+        return 3 * dim + 4
+
+    @staticmethod
+    def n_outputs(dim: int) -> int:
+        """Step mean (d), step size (d) and gate (1), before their squashing."""
+        return 2 * dim + 1
+
+    def __init__(self, dim: int, hidden: int = 64, layers: int = 2) -> None:
+        super().__init__(dim, hidden, layers)
+        with torch.no_grad():
+            # Start as (nearly) random search with small local steps: a network
+            # that begins by exploring learns from every function; one that
+            # begins stuck near its start point sees no improvement to learn from.
+            self.head.bias[2 * dim] = 2.0
+            self.head.bias[dim : 2 * dim] = -1.0
+
+    def step(
+        self,
+        inputs: torch.Tensor,
+        noise: tuple[torch.Tensor, torch.Tensor],
+        state: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One proposal: ``(gated_inputs (B, 3d+4), (r, n) (B, d) each, state) -> (x, state)``."""
+        out, state = self.lstm(inputs[None], state)
+        h = self.head(out[0])
+        d = self.dim
+        mean = 0.5 * torch.tanh(h[:, :d])
+        sigma = 0.5 * nn.functional.softplus(h[:, d : 2 * d])
+        gate = torch.sigmoid(h[:, 2 * d : 2 * d + 1])
+        x_best = inputs[:, d + 1 : 2 * d + 1]  # layout: gated_inputs
+        uniform, normal = noise
+        x = gate * uniform + (1 - gate) * (x_best + mean + sigma * normal)
+        return x.clamp(-1.0, 1.0), state
+
+
+def standardize_all(ys: torch.Tensor) -> torch.Tensor:
+    """Every value of each row standardised by the row's mean and s.d. (zeros for one value)."""
+    if ys.shape[1] < 2:
+        return torch.zeros_like(ys)
+    mean = ys.mean(1, keepdim=True)
+    std = ys.std(1, unbiased=False, keepdim=True)
+    return (ys - mean) / (std + 1e-6)
+
+
 def standardize_last(ys: torch.Tensor) -> torch.Tensor:
     """The last value of each row standardised by the row's mean and s.d. (0 for one value)."""
     if ys.shape[1] < 2:
@@ -114,40 +254,53 @@ def standardize_last(ys: torch.Tensor) -> torch.Tensor:
 
 
 def rollout(
-    net: LSTMOptimizer,
+    net: LSTMOptimizer | GatedLSTMOptimizer,
     f,
     x0: torch.Tensor,
     horizon: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Run the optimizer for ``horizon`` queries (the start point included).
 
     Parameters
     ----------
-    net : LSTMOptimizer
+    net : LSTMOptimizer or GatedLSTMOptimizer
     f : callable
         Maps queries (B, d) in ``[-1, 1]^d`` to values (B,), differentiably
         for training.
     x0 : torch.Tensor
         Start points (B, d).
     horizon : int
+    generator : torch.Generator, optional
+        Source of the gated network's noise (drawn on the CPU, so that a seed
+        gives the same queries on any device).
 
     Returns
     -------
     xs, ys, pre : torch.Tensor
-        Queries (B, T, d), values (B, T) and the network's pre-tanh outputs
-        (B, T-1, d) (training keeps them away from saturation).
+        Queries (B, T, d), values (B, T) and, for ``chen2017``, the network's
+        pre-tanh outputs (B, T-1, d) (training keeps them away from
+        saturation); ``pre`` is None for ``gated``.
     """
     xs, ys, pre = [x0], [f(x0)], []
     state = None
     x = x0
+    B, d = x0.shape
     for _ in range(horizon - 1):
-        y_std = standardize_last(torch.stack(ys, 1))
-        a, state = net.preactivation(x, y_std, state)
-        x = torch.tanh(a)
-        pre.append(a)
+        if isinstance(net, GatedLSTMOptimizer):
+            inputs = gated_inputs(torch.stack(xs, 1), standardize_all(torch.stack(ys, 1)), horizon)
+            uniform = torch.rand(B, d, generator=generator) * 2 - 1
+            normal = torch.randn(B, d, generator=generator)
+            noise = (uniform.to(x0.device), normal.to(x0.device))
+            x, state = net.step(inputs, noise, state)
+        else:
+            y_std = standardize_last(torch.stack(ys, 1))
+            a, state = net.preactivation(x, y_std, state)
+            x = torch.tanh(a)
+            pre.append(a)
         xs.append(x)
         ys.append(f(x))
-    return torch.stack(xs, 1), torch.stack(ys, 1), torch.stack(pre, 1)
+    return torch.stack(xs, 1), torch.stack(ys, 1), (torch.stack(pre, 1) if pre else None)
 
 
 def _expected_improvement(xs, ys, lengthscale, noise: float = 1e-4) -> torch.Tensor:
@@ -170,9 +323,15 @@ def _expected_improvement(xs, ys, lengthscale, noise: float = 1e-4) -> torch.Ten
     return torch.stack(out, 1)
 
 
-def loss_value(kind: str, xs, ys, lengthscale) -> torch.Tensor:
-    """Training loss of one batch of rollouts (mean over functions, per step)."""
-    if kind == "sum":
+def loss_value(kind: str, xs, ys, lengthscale, scale=None) -> torch.Tensor:
+    """Training loss of one batch of rollouts (mean over functions, per step).
+
+    ``scale`` (B,): each function's s.d., by which ``min`` divides its values.
+    """
+    if kind == "min":
+        y = ys / scale[:, None] if scale is not None else ys
+        per = torch.cummin(y, 1).values[:, 1:] - y[:, :1]
+    elif kind == "sum":
         per = ys
     elif kind == "oi":
         best = torch.cummin(ys, 1).values
@@ -188,21 +347,29 @@ def loss_value(kind: str, xs, ys, lengthscale) -> torch.Tensor:
 class TrainConfig:
     """Training of one optimizer network.
 
-    Defaults: the best recipe measured so far (OI loss, 128 functions a batch,
-    Adam 3e-4). Shorter or noisier training collapses onto one fixed query.
+    Defaults: the recipe that issue 17's benchmark measured best (the gated
+    network, the ``min`` loss, GP samples plus random bowls, a horizon
+    curriculum). The paper's recipe is ``arch="chen2017"``, ``loss="oi"`` (or
+    ``"ei"``), ``functions="gp"``, ``curriculum=False``.
     """
 
     dim: int = 2
     """Function dimension (>= 1; weights for 1 to 6 are shipped)."""
     horizon: int = 100
     """Queries per function, start point included (the paper's T)."""
-    loss: str = "oi"
-    """sum, oi or ei."""
-    iterations: int = 10_000
+    loss: str = "min"
+    """sum, oi, ei or min."""
+    arch: str = "gated"
+    """chen2017 or gated (module docstring)."""
+    functions: str = "gp_bowl"
+    """gp (GP samples) or gp_bowl (GP samples plus a random quadratic bowl)."""
+    curriculum: bool = True
+    """Horizon grows from 20 to ``horizon`` over the first half of the iterations."""
+    iterations: int = 4_000
     """Adam steps."""
-    batch: int = 128
+    batch: int = 64
     """GP functions per step."""
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
     """Adam step size."""
     hidden: int = 64
     """LSTM units per layer."""
@@ -210,6 +377,8 @@ class TrainConfig:
     """LSTM layers."""
     n_features: int = 500
     """Random features per GP sample."""
+    lengthscale: tuple[float, float] = (0.1, 0.8)
+    """Range of the GP samples' length scales (log-uniform; times sqrt(dim))."""
     seed: int = 0
     """Seed of the network and of the training functions."""
 
@@ -217,24 +386,76 @@ class TrainConfig:
         """Check the values a user can get wrong."""
         if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
             raise NeurosimError(f"TrainConfig.dim: has to be an integer >= 1, got {self.dim!r}")
-        if self.loss not in LOSSES:
-            raise NeurosimError(
-                f"TrainConfig.loss: has to be one of {', '.join(LOSSES)}, got {self.loss!r}"
-            )
+        for key, allowed in (("loss", LOSSES), ("arch", ARCHS), ("functions", FUNCTION_FAMILIES)):
+            if getattr(self, key) not in allowed:
+                raise NeurosimError(
+                    f"TrainConfig.{key}: has to be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, key)!r}"
+                )
         if self.horizon < 2 or self.iterations < 1 or self.batch < 1:
             raise NeurosimError("TrainConfig: horizon >= 2, iterations >= 1 and batch >= 1")
+        lo, hi = self.lengthscale
+        if not 0 < lo <= hi:
+            raise NeurosimError(f"TrainConfig.lengthscale: needs 0 < low <= high, got {lo}, {hi}")
         # float32 tensors of one iteration: the GP samples' frequencies (B, M, d), and
         # what autograd keeps over the horizon (features (B, M) and LSTM gates per step);
         # x3 for gradients and temporaries.
         floats = self.batch * (
             self.n_features * self.dim
-            + self.horizon * (2 * self.n_features + 8 * self.hidden * self.layers + 4 * self.dim)
+            + self.horizon * (2 * self.n_features + 8 * self.hidden * self.layers + 8 * self.dim)
         )
         require_memory(
             {"training batch": 3 * 4.0 * floats},
             "TrainConfig",
             "use a smaller dim, batch, n_features or horizon",
         )
+
+    def horizon_at(self, iteration: int) -> int:
+        """Rollout length of ``iteration`` (the curriculum: 20 up to ``horizon``)."""
+        if not self.curriculum:
+            return self.horizon
+        start = min(20, self.horizon)
+        grow = (self.horizon - start) * iteration // max(1, self.iterations // 2)
+        return min(self.horizon, start + grow)
+
+
+def make_network(config: TrainConfig) -> LSTMOptimizer | GatedLSTMOptimizer:
+    """The untrained network of a config's architecture."""
+    cls = GatedLSTMOptimizer if config.arch == "gated" else LSTMOptimizer
+    return cls(config.dim, config.hidden, config.layers)
+
+
+def training_functions(config: TrainConfig, batch: int, generator: torch.Generator):
+    """A batch of training functions: ``(GP samples, bowl centres (B, d), depths (B,), probes)``.
+
+    The values are :func:`_values` of these. ``probes`` are 64 uniform points
+    per function whose values' s.d. scales the ``min`` loss, so that steep
+    bowls do not outweigh flat GP samples.
+    """
+    funcs = sample_gp_functions(
+        batch,
+        config.dim,
+        n_features=config.n_features,
+        lengthscale=config.lengthscale,
+        generator=generator,
+    )
+    if config.functions == "gp_bowl":
+        # A bowl of random depth centred anywhere in the box (none for 30 % of the
+        # functions): optima of GP samples alone lie mostly on the box's faces.
+        centre = torch.rand(batch, config.dim, generator=generator) * 1.6 - 0.8
+        depth = 3.0 * torch.rand(batch, generator=generator)
+        depth = depth * (torch.rand(batch, generator=generator) < 0.7).float()
+    else:
+        centre = torch.zeros(batch, config.dim)
+        depth = torch.zeros(batch)
+    probe = torch.rand(batch, 64, config.dim, generator=generator) * 2 - 1
+    return funcs, centre, depth, probe
+
+
+def _values(funcs: GPFunctions, centre, depth, x: torch.Tensor) -> torch.Tensor:
+    """Values of GP-plus-bowl functions at (B, d) or (B, N, d) points."""
+    bowl = ((x - (centre if x.dim() == 2 else centre[:, None])) ** 2).sum(-1)
+    return evaluate(funcs, x) + (depth if x.dim() == 2 else depth[:, None]) * bowl / x.shape[-1]
 
 
 def train_optimizer(
@@ -261,7 +482,7 @@ def train_optimizer(
     an uninterrupted one).
     """
     torch.manual_seed(config.seed)
-    net = LSTMOptimizer(config.dim, config.hidden, config.layers).to(device)
+    net = make_network(config).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     losses: list[float] = []
     start = 0
@@ -273,7 +494,7 @@ def train_optimizer(
         state = load_checkpoint(
             path,
             KIND,
-            config=dataclasses.asdict(config),
+            config=_config_dict(config),
             may_differ=("iterations",),
             keys=("net", "optimizer", "iteration", "losses"),
         )
@@ -287,16 +508,22 @@ def train_optimizer(
     began = time.monotonic()
     for it in steps:
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + it)
-        funcs = sample_gp_functions(
-            config.batch, config.dim, n_features=config.n_features, generator=gen
-        )
+        funcs, centre, depth, probe = training_functions(config, config.batch, gen)
+        x0 = torch.rand(config.batch, config.dim, generator=gen) * 2 - 1
+        with torch.no_grad():
+            scale = _values(funcs, centre, depth, probe).std(1) + 1e-3
         funcs = GPFunctions(*(t.to(device) for t in funcs))
-        x0 = (torch.rand(config.batch, config.dim, generator=gen) * 2 - 1).to(device)
-        xs, ys, pre = rollout(net, lambda x, funcs=funcs: evaluate(funcs, x), x0, config.horizon)
-        # Queries on the box boundary come from a saturated tanh, whose zero
-        # gradient would freeze the network there: keep |pre-activation| < 2.
-        saturation = torch.relu(pre.abs() - 2.0).pow(2).mean()
-        loss = loss_value(config.loss, xs, ys, funcs.lengthscale) + 0.1 * saturation
+        centre, depth = centre.to(device), depth.to(device)
+
+        def f(x, funcs=funcs, centre=centre, depth=depth):
+            return _values(funcs, centre, depth, x)
+
+        xs, ys, pre = rollout(net, f, x0.to(device), config.horizon_at(it), gen)
+        loss = loss_value(config.loss, xs, ys, funcs.lengthscale, scale.to(device))
+        if pre is not None:
+            # Queries on the box boundary come from a saturated tanh, whose zero
+            # gradient would freeze the network there: keep |pre-activation| < 2.
+            loss = loss + 0.1 * torch.relu(pre.abs() - 2.0).pow(2).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -313,6 +540,13 @@ def train_optimizer(
     return net.cpu(), losses
 
 
+def _config_dict(config: TrainConfig) -> dict:
+    """The config as a checkpoint stores it (tuples as lists, as they come back)."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }
+
+
 def _save(path, net, opt, iteration, losses, config) -> None:
     """Write a training checkpoint atomically (see :func:`train_optimizer`)."""
     state = {
@@ -321,7 +555,7 @@ def _save(path, net, opt, iteration, losses, config) -> None:
         "iteration": iteration,
         "losses": list(losses),
     }
-    save_checkpoint(path, KIND, state, config=dataclasses.asdict(config))
+    save_checkpoint(path, KIND, state, config=_config_dict(config))
 
 
 def export_weights(checkpoint: str | Path, path: str | Path) -> Path:
@@ -346,7 +580,7 @@ def pretrained_path(dim: int) -> Path:
     return PRETRAINED_DIR / f"dim{dim}.pt"
 
 
-def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
+def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer | GatedLSTMOptimizer:
     """The trained network for ``dim``-dimensional functions (shipped weights by default).
 
     Raises
@@ -372,8 +606,11 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer:
     state = load_checkpoint(path, KIND, keys=("net",))
     try:
         cfg = state["config"]
-        net = LSTMOptimizer(int(cfg["dim"]), int(cfg["hidden"]), int(cfg["layers"]))
+        # weights shipped before issue 17 have no arch: the paper's network
+        cls = GatedLSTMOptimizer if cfg.get("arch", "chen2017") == "gated" else LSTMOptimizer
+        net = cls(int(cfg["dim"]), int(cfg["hidden"]), int(cfg["layers"]))
         net.load_state_dict(state["net"])
+        net.horizon = int(cfg.get("horizon", 100))
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise NeurosimError(f"{path}: not a learned-optimizer checkpoint ({err})") from None
     if net.dim != dim:
