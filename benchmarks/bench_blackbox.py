@@ -23,7 +23,7 @@ Usage::
 
     python benchmarks/bench_blackbox.py [--seeds 100] [--botorch-seeds 10]
         [--optimizers learned random cma tpe ngopt botorch] [--functions ...]
-        [--fixed] [--out results/bench_blackbox]
+        [--fixed] [--learned-weights dimD.pt] [--out results/bench_blackbox]
 """
 
 import argparse
@@ -72,9 +72,9 @@ def family_function(name: str, seed: int, fixed: bool = False) -> TestFunction:
     return fn if fixed else moved(fn, np.random.default_rng([7, seed]))
 
 
-def run(name: str, fn: TestFunction, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def run(name: str, fn: TestFunction, seed: int, **kwargs) -> tuple[np.ndarray, np.ndarray]:
     """Best value so far and wall seconds of each suggestion (ask + tell) over the horizon."""
-    opt = make_optimizer(name, fn.bounds, seed=seed)
+    opt = make_optimizer(name, fn.bounds, seed=seed, **kwargs)
     best, times = np.empty(HORIZON), np.empty(HORIZON)
     current = np.inf
     for t in range(HORIZON):
@@ -110,6 +110,12 @@ def main():
     )
     parser.add_argument("--functions", nargs="+", default=FAMILIES)
     parser.add_argument("--fixed", action="store_true", help="textbook optima, not moved")
+    parser.add_argument(
+        "--learned-weights",
+        default=None,
+        help="weights of the learned optimizer (a train-optimizer --export file; "
+        "default the shipped ones)",
+    )
     parser.add_argument("--out", default="results/bench_blackbox")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -122,7 +128,8 @@ def main():
         for j, oname in enumerate(args.optimizers):
             n = min(args.botorch_seeds if oname == "botorch" else args.seeds, args.seeds)
             for s in range(n):
-                best, times = run(oname, fns[s], s)
+                extra = {"weights": args.learned_weights} if oname == "learned" else {}
+                best, times = run(oname, fns[s], s, **(extra if args.learned_weights else {}))
                 regret[i, j, s] = best - fns[s].minimum
                 timing[i, j, s] = times
             r = regret[i, j]

@@ -309,8 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "any: stimuli.0.amplitude=0:100pA (repeatable)")  # fmt: skip
     tun.add_argument("--metric", required=True, help="recording variable to minimise")
     tun.add_argument("--maximize", action="store_true", help="maximise the metric instead")
-    tun.add_argument("--optimizer", default="cma",
-                     choices=("learned", "botorch", "random", "cma"))  # fmt: skip
+    tun.add_argument("--optimizer", default="auto",
+                     choices=("auto", "learned", "cma", "tpe", "ngopt", "random", "botorch"),
+                     help="auto (default): the optimizer benchmarks/bench_blackbox.py measured "
+                     "best for the number of --param: the learned (gated) optimizer for 2, "
+                     "where it beat random search on all 8 moved test families and matched "
+                     "or beat CMA-ES on each; CMA-ES otherwise, until the gated networks of "
+                     "other dimensions are benchmarked")  # fmt: skip
     tun.add_argument("--budget", type=int, default=30,
                      help="number of trials, failed ones included")  # fmt: skip
     tun.add_argument("--seed", type=int, default=0)

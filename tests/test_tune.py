@@ -270,3 +270,20 @@ def test_tune_help_states_where_the_output_goes(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "default results/tune" in text and "OUT/tune.nc" in text
     assert "stimuli.0.amplitude=0:100pA" in text
+
+
+def test_auto_picks_the_benchmarks_choice_for_the_dimension(tmp_path):
+    """--optimizer auto (the default): the gated learned optimizer for 2 settings, CMA-ES else."""
+    from neurosim.blackbox.tune import AUTO_OPTIMIZER, auto_optimizer
+
+    ds = tune("tune_branin", PARAMS, metric="value", budget=4, out_dir=tmp_path / "two",
+              progress=False)  # fmt: skip
+    assert ds.attrs["optimizer"] == "learned" == auto_optimizer(2)
+    one = [parse_param("training.x.0=-5:10")]
+    ds = tune("tune_branin", one, metric="value", budget=4, out_dir=tmp_path / "one",
+              overrides=["training.x=[1.0, 2.0]"], progress=False)  # fmt: skip
+    assert ds.attrs["optimizer"] == "cma" and 1 not in AUTO_OPTIMIZER
+    # every dimension auto names ships gated weights (the benchmark measured those)
+    from neurosim.blackbox.learned import load_pretrained
+
+    assert all(type(load_pretrained(d)).arch == "gated" for d in AUTO_OPTIMIZER)

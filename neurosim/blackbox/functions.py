@@ -187,10 +187,18 @@ SUITE = {
         TestFunction("levy3", _levy, _box(-10.0, 10.0, 3), 0.0, (1.0,) * 3, True),
         TestFunction("levy6", _levy, _box(-10.0, 10.0, 6), 0.0, (1.0,) * 6, True),
         TestFunction(
-            "styblinski_tang2", _styblinski_tang, _box(-5, 5, 2), -78.332331, (-2.903534,) * 2
+            "styblinski_tang2",
+            _styblinski_tang,
+            _box(-5, 5, 2),
+            -78.33233140754285,
+            (-2.903534,) * 2,
         ),
         TestFunction(
-            "styblinski_tang5", _styblinski_tang, _box(-5, 5, 5), -195.830829, (-2.903534,) * 5
+            "styblinski_tang5",
+            _styblinski_tang,
+            _box(-5, 5, 5),
+            -195.83082851885712,
+            (-2.903534,) * 5,
         ),
         TestFunction(
             "six_hump_camel",
@@ -199,7 +207,9 @@ SUITE = {
             -1.0316285,
             (0.0898, -0.7126),
         ),
-        TestFunction("shekel4", _shekel, _box(0.0, 10.0, 4), -10.536443, (4.000747, 3.999509) * 2),
+        TestFunction(
+            "shekel4", _shekel, _box(0.0, 10.0, 4), -10.536443153483528, (4.000747, 3.999509) * 2
+        ),
         TestFunction("ellipsoid3", _ellipsoid, _box(-5.0, 5.0, 3), 0.0, (0.0,) * 3, True),
         TestFunction("ellipsoid6", _ellipsoid, _box(-5.0, 5.0, 6), 0.0, (0.0,) * 6, True),
     )

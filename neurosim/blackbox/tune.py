@@ -305,12 +305,24 @@ def _validate(protocol, params, metric, overrides) -> Protocol:
     return corners["low"]
 
 
+#: ``--optimizer auto``: the optimizer ``bench_blackbox.py`` measured best, by dimension.
+#: Dimension 2: the gated learned optimizer beat random search on all 8 moved 2-d
+#: families and was better than or level with CMA-ES on every one (README, issue 17);
+#: other dimensions: CMA-ES until their gated networks are trained and benchmarked.
+AUTO_OPTIMIZER = {2: "learned"}
+
+
+def auto_optimizer(dim: int) -> str:
+    """The optimizer ``--optimizer auto`` picks for ``dim`` tuned settings."""
+    return AUTO_OPTIMIZER.get(dim, "cma")
+
+
 def tune(
     protocol: str | Path,
     params: list[TuneParam],
     *,
     metric: str,
-    optimizer: str = "cma",
+    optimizer: str = "auto",
     budget: int = 30,
     maximize: bool = False,
     seed: int = 0,
@@ -331,7 +343,8 @@ def tune(
     metric : str
         Recording variable to minimise (its last value).
     optimizer : str
-        ``cma``, ``random``, ``learned`` or ``botorch``.
+        ``auto`` (:func:`auto_optimizer`), ``cma``, ``random``, ``learned``,
+        ``tpe``, ``ngopt`` or ``botorch``.
     budget : int
         Number of trials, failed ones included.
     maximize : bool
@@ -367,6 +380,8 @@ def tune(
         raise NeurosimError(f"--budget: has to be an integer >= 1, got {excerpt(budget)}")
     if not params:
         raise NeurosimError("tune: give at least one --param KEY=LOW:HIGH")
+    if optimizer == "auto":
+        optimizer = auto_optimizer(len(params))
     if weights is not None and optimizer != "learned":
         raise NeurosimError(f"--weights: only for --optimizer learned, got {optimizer!r}")
     overrides = list(overrides or [])
