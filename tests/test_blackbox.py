@@ -466,7 +466,7 @@ def test_the_papers_recipe_still_trains(tmp_path):
 
 
 #: Dimensions whose shipped weights are the gated network (issue 17).
-GATED_DIMS = [2]
+GATED_DIMS = [2, 3]
 
 
 def _held_out_gp(seed: int, dim: int):
