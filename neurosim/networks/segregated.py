@@ -1658,13 +1658,6 @@ def mark_outputs_written(path: str | Path, config: SegregatedConfig) -> None:
     )
 
 
-def _role_hash(item: tuple | list) -> str:
-    """``role sha256`` of one data file, or a count for lists that differ in length."""
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
-        return f"{item[0]} {item[1]}"
-    return f"{len(item)} file(s)"
-
-
 def _check_same_data(path: Path, saved: dict | None, data: dict | None) -> None:
     """Refuse to resume a run on other data than its checkpoint's (one line, the difference)."""
     if saved is None or data is None:
@@ -1685,10 +1678,14 @@ def _check_same_data(path: Path, saved: dict | None, data: dict | None) -> None:
     there, here = hashes(before, content), hashes(now, content)
     if there != here:
         # name the first file that differs: four pairs of digests do not fit one line
-        diff = next(((a, b) for a, b in zip(there, here, strict=False) if a != b), (there, here))
+        pairs = [(a, b) for a, b in zip(there, here, strict=False) if a != b]
+        was, is_now = (
+            (" ".join(pairs[0][0]), " ".join(pairs[0][1]))
+            if pairs
+            else (f"{len(there)} file(s)", f"{len(here)} file(s)")
+        )
         raise NeurosimError(
-            f"{path}: made on other data ({'; '.join(map(_role_hash, diff[:1]))} there, "
-            f"{'; '.join(map(_role_hash, diff[1:]))} now); "
+            f"{path}: made on other data ({was} there, {is_now} now); "
             "resume with the same data set or start afresh"
         )
     for key in ("data_train_examples", "data_test_examples", "data_order_seed", "data_shuffle"):
