@@ -33,41 +33,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-from scipy.optimize import minimize
 from scipy.stats import mannwhitneyu
 
 from neurosim.blackbox.asktell import make_optimizer
-from neurosim.blackbox.functions import FUNCTIONS, SUITE, TestFunction, moved
-from neurosim.blackbox.gp import evaluate, sample_gp_functions
+from neurosim.blackbox.functions import FUNCTIONS, SUITE, TestFunction, gp_sample_function, moved
 
 HORIZON = 100
 STEPS = (10, 25, 50, 100)
 FAMILIES = [*FUNCTIONS, "gp2", "gp3", "gp4", "gp6", *SUITE]
 
 
-def gp_function(seed: int, dim: int = 3) -> TestFunction:
-    """A held-out GP sample on [-1, 1]^dim with its minimum found by multistart search."""
-    funcs = sample_gp_functions(1, dim, generator=torch.Generator().manual_seed(10**6 + seed),
-                                dtype=torch.float64)  # fmt: skip
-
-    def f(x):
-        return float(evaluate(funcs, torch.as_tensor(np.asarray(x, float))[None])[0])
-
-    rng = np.random.default_rng(seed)
-    cand = rng.uniform(-1, 1, (20000, dim))
-    vals = evaluate(funcs, torch.as_tensor(cand)[None])[0].numpy()
-    starts = np.argsort(vals)[:10]
-    runs = [minimize(f, cand[k], bounds=[(-1, 1)] * dim, method="L-BFGS-B") for k in starts]
-    best = min(runs, key=lambda r: r.fun)
-    return TestFunction(
-        f"gp{dim}", f, np.array([[-1.0, 1.0]] * dim), float(best.fun), tuple(best.x)
-    )
-
-
 def family_function(name: str, seed: int, fixed: bool = False) -> TestFunction:
     """Seed ``seed``'s function of a family (a GP sample, or a moved test function)."""
     if name.startswith("gp"):
-        return gp_function(seed, int(name[2:]))
+        return gp_sample_function(seed, int(name[2:]))
     fn = {**FUNCTIONS, **SUITE}[name]
     return fn if fixed else moved(fn, np.random.default_rng([7, seed]))
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["FUNCTIONS", "SUITE", "TestFunction", "moved"]
+__all__ = ["FUNCTIONS", "SUITE", "TestFunction", "gp_sample_function", "moved"]
 
 
 class TestFunction(NamedTuple):
@@ -257,3 +257,42 @@ def moved(fn: TestFunction, rng: np.random.Generator, margin: float = 0.1) -> Te
         return f(old + rotation @ (np.asarray(x, float) - target))
 
     return TestFunction(f"{fn.name}_moved", g, fn.bounds, fn.minimum, tuple(target), fn.rotatable)
+
+
+def gp_sample_function(
+    seed: int,
+    dim: int,
+    *,
+    seed_offset: int = 10**6,
+    candidates: int = 20_000,
+    starts: int = 10,
+) -> TestFunction:
+    """A GP-prior sample on ``[-1, 1]^dim`` (float64) with its minimum found by multistart search.
+
+    Seeds ``seed_offset + seed`` lie outside the range training draws from
+    (:func:`neurosim.blackbox.learned.train_optimizer` seeds ``seed * 1_000_003 + it``
+    with small ``seed``), so the sample is held out. The minimum: L-BFGS-B from the
+    ``starts`` best of ``candidates`` uniform points.
+    """
+    import torch
+    from scipy.optimize import minimize
+
+    from neurosim.blackbox.gp import evaluate, sample_gp_functions
+
+    funcs = sample_gp_functions(
+        1, dim, generator=torch.Generator().manual_seed(seed_offset + seed), dtype=torch.float64
+    )
+
+    def f(x: np.ndarray) -> float:
+        return float(evaluate(funcs, torch.as_tensor(np.asarray(x, float))[None])[0])
+
+    cand = np.random.default_rng(seed).uniform(-1, 1, (candidates, dim))
+    vals = evaluate(funcs, torch.as_tensor(cand)[None])[0].numpy()
+    runs = [
+        minimize(f, cand[k], bounds=[(-1, 1)] * dim, method="L-BFGS-B")
+        for k in np.argsort(vals)[:starts]
+    ]
+    best = min(runs, key=lambda r: r.fun)
+    return TestFunction(
+        f"gp{dim}", f, np.array([[-1.0, 1.0]] * dim), float(best.fun), tuple(best.x)
+    )
