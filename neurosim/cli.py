@@ -84,18 +84,13 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 def _cmd_train_optimizer(args: argparse.Namespace) -> int:
     from neurosim.blackbox.learned import TrainConfig, export_weights, train_optimizer
 
-    defaults = TrainConfig()
-    config = TrainConfig(
-        dim=args.dim,
-        iterations=args.iterations or defaults.iterations,
-        loss=args.loss or defaults.loss,
-        arch=args.arch or defaults.arch,
-        functions=args.functions or defaults.functions,
-        curriculum=not args.no_curriculum,
-        seed=args.seed,
-        batch=args.batch or defaults.batch,
-        learning_rate=args.learning_rate or defaults.learning_rate,
-    )
+    # options left out keep TrainConfig's defaults (the parser does not import torch to read them)
+    given = {
+        key: getattr(args, key)
+        for key in ("iterations", "loss", "arch", "functions", "batch", "learning_rate")
+        if getattr(args, key) is not None
+    }
+    config = TrainConfig(dim=args.dim, curriculum=not args.no_curriculum, seed=args.seed, **given)
     out = args.out or Path("results") / f"learned_optimizer_dim{args.dim}.pt"
     _, losses = train_optimizer(
         config,
