@@ -225,18 +225,19 @@ class LearnedOptimizer(AskTell):
         self.net = load_pretrained(self.dim, weights)
         self._state = None
         self._next: np.ndarray | None = None
+        self._unit: list[np.ndarray] = []  # the told points in [-1, 1]^d, converted once
 
     def _observe(self, x: np.ndarray, y: float) -> None:
         from neurosim.blackbox.learned import GatedLSTMOptimizer, gated_inputs
+
+        self._unit.append(self.to_unit(x))
 
         # Standardise in float64 first: a raw value beyond float32's range
         # (a "large penalty") would become inf, then NaN in every later step.
         z = standardize_values(self.y)
         with torch.no_grad():
             if isinstance(self.net, GatedLSTMOptimizer):
-                X = torch.tensor(
-                    np.array([self.to_unit(p) for p in self.X])[None], dtype=torch.float32
-                )
+                X = torch.tensor(np.array(self._unit)[None], dtype=torch.float32)
                 inputs = gated_inputs(
                     X, torch.tensor(z[None], dtype=torch.float32), self.net.horizon
                 )
@@ -248,7 +249,7 @@ class LearnedOptimizer(AskTell):
                 u, self._state = self.net.step(inputs, noise, self._state)
             else:
                 yt = torch.tensor([z[-1]], dtype=torch.float32)
-                xt = torch.tensor(self.to_unit(x)[None], dtype=torch.float32)
+                xt = torch.tensor(self._unit[-1][None], dtype=torch.float32)
                 u, self._state = self.net.step(xt, yt, self._state)
         self._next = self.from_unit(u[0].double().numpy())
 
