@@ -450,6 +450,12 @@ def test_train_config_names_its_choices(field, value):
         TrainConfig(**{field: value})
 
 
+@pytest.mark.parametrize("rate", [float("nan"), -1.0, 0.0, float("inf"), "0.1"])
+def test_train_config_refuses_a_learning_rate_adam_cannot_use(rate):
+    with pytest.raises(NeurosimError, match=r"TrainConfig\.learning_rate: has to be a number"):
+        TrainConfig(learning_rate=rate)
+
+
 def test_the_papers_recipe_still_trains(tmp_path):
     """arch chen2017 with the OI loss on plain GP samples: the reference the gated one beats."""
     config = TrainConfig(

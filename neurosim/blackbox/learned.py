@@ -394,6 +394,11 @@ class TrainConfig:
                 )
         if self.horizon < 2 or self.iterations < 1 or self.batch < 1:
             raise NeurosimError("TrainConfig: horizon >= 2, iterations >= 1 and batch >= 1")
+        if not (isinstance(self.learning_rate, int | float) and 0 < self.learning_rate < 10):
+            raise NeurosimError(
+                f"TrainConfig.learning_rate: has to be a number in (0, 10), "
+                f"got {self.learning_rate!r}"
+            )
         lo, hi = self.lengthscale
         if not 0 < lo <= hi:
             raise NeurosimError(f"TrainConfig.lengthscale: needs 0 < low <= high, got {lo}, {hi}")
