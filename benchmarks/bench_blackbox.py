@@ -1,11 +1,11 @@
 """Learned optimizer against random search, CMA-ES, Optuna TPE, nevergrad NGOpt and BoTorch.
 
 Families: the Bayesian-optimization benchmarks of Chen et al. (2017) (Branin,
-Goldstein-Price, Hartmann3, Hartmann6), held-out GP samples ``gp2`` ... ``gp6``
+Goldstein-Price, Hartmann3, Hartmann6), held-out GP samples ``gp1`` ... ``gp6``
 (drawn from the prior the optimizer trains on, but with seeds it never saw),
 and a standard suite (:data:`neurosim.blackbox.functions.SUITE`: Ackley,
 Rastrigin, Rosenbrock, Levy, Styblinski-Tang, Six-hump camel, Shekel, an
-ill-conditioned ellipsoid; 2 to 6 dimensions). Every run of a test function
+ill-conditioned ellipsoid; 1 to 6 dimensions). Every run of a test function
 moves its optimum to a random point of the box and, where the function is
 defined on all of R^d, rotates it at random
 (:func:`neurosim.blackbox.functions.moved`; ``--fixed`` keeps the textbook
@@ -35,12 +35,13 @@ import torch
 import xarray as xr
 from scipy.stats import mannwhitneyu
 
+from neurosim.atomic import atomic_path
 from neurosim.blackbox.asktell import make_optimizer
 from neurosim.blackbox.functions import FUNCTIONS, SUITE, TestFunction, gp_sample_function, moved
 
 HORIZON = 100
 STEPS = (10, 25, 50, 100)
-FAMILIES = [*FUNCTIONS, "gp2", "gp3", "gp4", "gp6", *SUITE]
+FAMILIES = [*FUNCTIONS, *(f"gp{d}" for d in range(1, 7)), *SUITE]
 
 
 def family_function(name: str, seed: int, fixed: bool = False) -> TestFunction:
@@ -140,7 +141,8 @@ def main():
         },
         attrs={"moved": int(not args.fixed), "horizon": HORIZON},
     )
-    ds.to_netcdf(out / "bench_blackbox.nc")
+    with atomic_path(out / "bench_blackbox.nc") as tmp:
+        ds.to_netcdf(tmp)
     _plot(ds, out / "bench_blackbox.png")
 
 

@@ -195,7 +195,13 @@ def test_learned_optimizer_ask_tell_with_given_weights(tmp_path):
 def test_shipped_weights_load_safely_and_propose_in_bounds(dim):
     state = torch.load(pretrained_path(dim), weights_only=True)
     assert state["kind"] == "learned_optimizer"
-    assert set(state) - set(HEADER) == {"net", "iteration", "final_loss"}
+    assert set(state) - set(HEADER) == {
+        "net",
+        "iteration",
+        "final_loss",
+        "functions_seen",
+        "train_seconds",
+    }
     assert state["config"]["dim"] == dim and state["iteration"] > 0
     opt = make_optimizer("learned", [(-2.0, 3.0)] * dim, seed=dim)
     for _ in range(5):
@@ -393,6 +399,19 @@ def test_missing_weights_message_gives_a_command_that_works(tmp_path, one_torch_
     assert opt.ask().shape == (7,)
 
 
+def test_train_optimizer_cli_passes_the_recipe_options(tmp_path):
+    """--loss, --bowl-fraction and --lengthscale reach the config the checkpoint records."""
+    args = ["train-optimizer", "--dim", "1", "--iterations", "1", "--batch", "2",
+            "--loss", "late", "--bowl-fraction", "0.5", "--lengthscale", "0.2", "0.4",
+            "--out", str(tmp_path / "ck.pt"), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    config = torch.load(tmp_path / "ck.pt", weights_only=True)["config"]
+    assert config["loss"] == "late" and config["bowl_fraction"] == 0.5
+    assert config["lengthscale"] == [0.2, 0.4] and config["gate_penalty"] is True
+    # the same run again resumes: the tuple and the stored list compare equal
+    assert main([*args, "--iterations", "2", "--resume"]) == 0
+
+
 def test_gated_inputs_say_where_the_optimizer_stands():
     from neurosim.blackbox.learned import gated_inputs
 
@@ -426,7 +445,7 @@ def test_gated_rollout_repeats_with_its_generator_and_stays_in_the_box():
             )
 
     xs, ys, pre = go(5)
-    assert pre is None and xs.shape == (4, 30, 3) and ys.shape == (4, 30)
+    assert pre.shape == (4, 29, 1) and xs.shape == (4, 30, 3) and ys.shape == (4, 30)
     assert xs.abs().max() <= 1.0
     torch.testing.assert_close(go(5)[0], xs)
     assert not torch.allclose(go(6)[0], xs)
@@ -440,6 +459,67 @@ def test_min_loss_is_the_scaled_area_under_the_best_so_far_curve():
     # best so far after the start: [1, 1, 0] -> minus 3, over 2; and [1, 1, 1] - 1 = 0
     expected = (np.mean([-1.0, -1.0, -1.5]) + 0.0) / 2
     assert float(loss_value("min", None, ys, None, scale)) == pytest.approx(expected)
+
+
+def test_late_loss_weights_the_end_of_the_budget_most():
+    from neurosim.blackbox.learned import loss_value
+
+    ys = torch.tensor([[3.0, 1.0, 2.0, 0.0]])
+    # best so far minus the start: [-2, -2, -3], weighted 2t/(T+1) for t = 1..3
+    expected = np.mean([-2.0 * 0.5, -2.0 * 1.0, -3.0 * 1.5])
+    assert float(loss_value("late", None, ys, None, torch.ones(1))) == pytest.approx(expected)
+    # the same improvement counts more when it comes late
+    early = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    late = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    assert loss_value("late", None, early, None, torch.ones(1)) < loss_value(
+        "late", None, late, None, torch.ones(1)
+    )
+
+
+def test_bowl_fraction_sets_how_many_training_functions_get_a_bowl():
+    from neurosim.blackbox.learned import training_functions
+
+    for fraction in (0.0, 0.3, 1.0):
+        config = TrainConfig(dim=2, bowl_fraction=fraction)
+        _, _, depth, _ = training_functions(config, 2000, torch.Generator().manual_seed(0))
+        assert float((depth > 0).float().mean()) == pytest.approx(fraction, abs=0.03)
+
+
+def test_saturation_penalty_pulls_only_saturated_pre_activations():
+    from neurosim.blackbox.learned import saturation_penalty
+
+    inside, beyond = torch.tensor([[[2.9], [-2.9]]]), torch.tensor([[[4.0], [0.0]]])
+    gated = TrainConfig(dim=1)
+    assert float(saturation_penalty(gated, inside)) == 0.0
+    assert float(saturation_penalty(gated, beyond)) == pytest.approx(0.1 * 1.0 / 2)
+    assert float(saturation_penalty(TrainConfig(dim=1, gate_penalty=False), beyond)) == 0.0
+    # the paper's network keeps its tanh within +-2
+    chen = TrainConfig(dim=1, arch="chen2017")
+    assert float(saturation_penalty(chen, inside)) == pytest.approx(0.1 * 0.81)
+    with pytest.raises(NeurosimError, match=r"TrainConfig\.gate_penalty: has to be true or"):
+        TrainConfig(gate_penalty="no")
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, float("nan"), "half"])
+def test_train_config_refuses_a_bowl_fraction_outside_0_1(fraction):
+    with pytest.raises(NeurosimError, match=r"TrainConfig\.bowl_fraction: has to be a number"):
+        TrainConfig(bowl_fraction=fraction)
+
+
+def test_exported_weights_carry_their_training_provenance(tmp_path):
+    """Iterations, functions seen, loss and wall time travel with the shipped weights."""
+    config = TrainConfig(dim=1, horizon=5, iterations=6, batch=4, hidden=4)
+    train_optimizer(config, tmp_path / "ck.pt")
+    export_weights(tmp_path / "ck.pt", tmp_path / "w.pt")
+    slim = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert slim["iteration"] == 6 and slim["functions_seen"] == 24
+    assert 0 < slim["train_seconds"] < 600 and np.isfinite(slim["final_loss"])
+    assert slim["config"]["loss"] == "min" and slim["config"]["bowl_fraction"] == 0.3
+    # a resumed run adds its time to the first sitting's
+    first = torch.load(tmp_path / "ck.pt", weights_only=True)["seconds"]
+    more = TrainConfig(**{**config.__dict__, "iterations": 8})
+    train_optimizer(more, tmp_path / "ck.pt", resume=True)
+    assert torch.load(tmp_path / "ck.pt", weights_only=True)["seconds"] > first
 
 
 @pytest.mark.parametrize(
@@ -471,8 +551,10 @@ def test_the_papers_recipe_still_trains(tmp_path):
     assert len(opt.y) == 5
 
 
-#: Dimensions whose shipped weights are the gated network (issue 17).
-GATED_DIMS = [2, 3]
+#: Dimensions whose shipped gated network passes the test below. Dimension 1 ships a
+#: gated network too, but told -y it was not significantly worse (p = 0.06 on these
+#: 30 functions; issue 17's closing note): in 1-d, 100 queries nearly cover the interval.
+GATED_DIMS = [2, 3, 4, 5, 6]
 
 
 @pytest.mark.parametrize("dim", GATED_DIMS)
@@ -521,3 +603,21 @@ def test_gated_network_steps_from_the_best_point():
         noise = (torch.rand(3, dim), torch.randn(3, dim))
         x, _ = net.step(gated_inputs(X, Z, 10), noise, None)
         torch.testing.assert_close(x, X[torch.arange(3), Z.argmin(1)])
+
+
+@pytest.mark.parametrize("dim", range(1, 7))
+def test_shipped_weights_are_gated_and_carry_their_training_provenance(dim):
+    """Issue 17: weights for dimensions 1-6, each with what it was trained on and how long."""
+    from neurosim.blackbox.learned import pretrained_path
+
+    state = torch.load(pretrained_path(dim), weights_only=True)
+    config = state["config"]
+    assert config["dim"] == dim and config["arch"] == "gated" and config["loss"] == "min"
+    assert config["functions"] == "gp_bowl" and 0 < config["bowl_fraction"] < 1
+    assert state["iteration"] == config["iterations"] >= 2500
+    assert state["functions_seen"] == state["iteration"] * config["batch"]
+    assert np.isfinite(state["final_loss"])
+    # every network trained this session recorded its wall time; dimension 2's
+    # (session 11) predates that record
+    assert np.isfinite(state["train_seconds"]) or dim == 2
+    assert type(load_pretrained(dim)).arch == "gated"

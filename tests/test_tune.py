@@ -273,7 +273,7 @@ def test_tune_help_states_where_the_output_goes(capsys):
 
 
 def test_auto_picks_the_benchmarks_choice_for_the_dimension(tmp_path):
-    """--optimizer auto (the default): the gated learned optimizer for 2 settings, CMA-ES else."""
+    """--optimizer auto (the default): the gated learned optimizer for 2-6 settings, CMA-ES else."""
     from neurosim.blackbox.tune import AUTO_OPTIMIZER, auto_optimizer
 
     ds = tune("tune_branin", PARAMS, metric="value", budget=4, out_dir=tmp_path / "two",
@@ -283,6 +283,9 @@ def test_auto_picks_the_benchmarks_choice_for_the_dimension(tmp_path):
     ds = tune("tune_branin", one, metric="value", budget=4, out_dir=tmp_path / "one",
               overrides=["training.x=[1.0, 2.0]"], progress=False)  # fmt: skip
     assert ds.attrs["optimizer"] == "cma" and 1 not in AUTO_OPTIMIZER
+    # beyond the learned optimizer's training horizon CMA-ES takes over
+    assert auto_optimizer(2, budget=100) == "learned" and auto_optimizer(2, budget=101) == "cma"
+    assert auto_optimizer(7) == "cma"
     # every dimension auto names ships gated weights (the benchmark measured those)
     from neurosim.blackbox.learned import load_pretrained
 

@@ -4,7 +4,7 @@
 benchmark suites of Chen et al. (2017) and the Bayesian-optimization
 literature. :data:`SUITE`: standard functions of other landscapes (multimodal
 Ackley, Rastrigin, Levy, Styblinski-Tang, Shekel, Six-hump camel; the curved
-Rosenbrock valley; an ill-conditioned ellipsoid) in 2 to 6 dimensions.
+Rosenbrock valley; an ill-conditioned ellipsoid) in 1 to 6 dimensions.
 Constants and optima from Surjanovic & Bingham's Virtual Library of
 Simulation Experiments (https://www.sfu.ca/~ssurjano/optimization.html).
 
@@ -178,6 +178,8 @@ def _box(lo: float, hi: float, d: int) -> np.ndarray:
 SUITE = {
     f.name: f
     for f in (
+        TestFunction("rastrigin1", _rastrigin, _box(-5.12, 5.12, 1), 0.0, (0.0,), True),
+        TestFunction("levy1", _levy, _box(-10.0, 10.0, 1), 0.0, (1.0,), True),
         TestFunction("ackley2", _ackley, _box(-32.768, 32.768, 2), 0.0, (0.0,) * 2, True),
         TestFunction("ackley5", _ackley, _box(-32.768, 32.768, 5), 0.0, (0.0,) * 5, True),
         TestFunction("rastrigin2", _rastrigin, _box(-5.12, 5.12, 2), 0.0, (0.0,) * 2, True),
@@ -214,7 +216,7 @@ SUITE = {
         TestFunction("ellipsoid6", _ellipsoid, _box(-5.0, 5.0, 6), 0.0, (0.0,) * 6, True),
     )
 }
-"""Standard test functions of other landscapes, 2 to 6 dimensions, by name."""
+"""Standard test functions of other landscapes, 1 to 6 dimensions, by name."""
 
 
 def moved(fn: TestFunction, rng: np.random.Generator, margin: float = 0.1) -> TestFunction:
