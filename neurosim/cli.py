@@ -326,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="auto (default): the optimizer benchmarks/bench_blackbox.py measured "
                      "best for the number of --param and the --budget: the learned (gated) "
                      "optimizer for 2 to 6 settings and budgets up to its training horizon "
-                     "of 100 (better than random search on 22 of 26 moved test families and "
-                     "level on the rest, better than or level with CMA-ES on 23); CMA-ES "
+                     "of 100 (better than random search on 23 of 26 moved test families and "
+                     "level on the rest, better than or level with CMA-ES on 21); CMA-ES "
                      "for 1 setting (where the learned one only matched random search), "
                      "for more than 6 and for budgets over 100")  # fmt: skip
     tun.add_argument("--budget", type=int, default=30,

@@ -306,10 +306,10 @@ def _validate(protocol, params, metric, overrides) -> Protocol:
 
 
 #: ``--optimizer auto``: the optimizer ``bench_blackbox.py`` measured best, by dimension
-#: (26 moved families, 30 seeds, median regret at step 100; README, issue 17). For 2 to
-#: 6 settings the gated learned optimizer: better than random search on 22 of the 26
-#: families and level on the rest, better than CMA-ES on 11, level on 12, worse on 3
-#: (Levy6 and the two 1-d functions). For 1 setting CMA-ES: the 1-d network was level
+#: (26 moved families, 100 seeds, median regret at step 100; README, issue 17). For 2
+#: to 6 settings the gated learned optimizer: better than random search on 23 of the 26
+#: families and level on the rest, better than CMA-ES on 14, level on 7, worse on 5
+#: (Rastrigin 1, 2, 4-d, Levy 1, 6-d). For 1 setting CMA-ES: the 1-d network was level
 #: with random search and worse than CMA-ES on Rastrigin1 and Levy1.
 AUTO_OPTIMIZER = {2: "learned", 3: "learned", 4: "learned", 5: "learned", 6: "learned"}
 
