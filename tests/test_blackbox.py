@@ -500,6 +500,12 @@ def test_saturation_penalty_pulls_only_saturated_pre_activations():
         TrainConfig(gate_penalty="no")
 
 
+@pytest.mark.parametrize("scales", [(0.1, float("inf")), (float("nan"), 1.0), (0.5, 0.1)])
+def test_train_config_refuses_length_scales_it_cannot_sample(scales):
+    with pytest.raises(NeurosimError, match=r"TrainConfig\.lengthscale: needs 0 < low"):
+        TrainConfig(lengthscale=scales)
+
+
 @pytest.mark.parametrize("fraction", [-0.1, 1.5, float("nan"), "half"])
 def test_train_config_refuses_a_bowl_fraction_outside_0_1(fraction):
     with pytest.raises(NeurosimError, match=r"TrainConfig\.bowl_fraction: has to be a number"):

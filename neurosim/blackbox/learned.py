@@ -52,6 +52,7 @@ checkpoints; :func:`load_pretrained` loads the shipped weights
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -450,8 +451,10 @@ class TrainConfig:
                 f"got {self.bowl_fraction!r}"
             )
         lo, hi = self.lengthscale
-        if not 0 < lo <= hi:
-            raise NeurosimError(f"TrainConfig.lengthscale: needs 0 < low <= high, got {lo}, {hi}")
+        if not 0 < lo <= hi < math.inf:
+            raise NeurosimError(
+                f"TrainConfig.lengthscale: needs 0 < low <= high < inf, got {lo}, {hi}"
+            )
         # float32 tensors of one iteration: the GP samples' frequencies (B, M, d), and
         # what autograd keeps over the horizon (features (B, M) and LSTM gates per step);
         # x3 for gradients and temporaries.
