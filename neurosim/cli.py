@@ -93,6 +93,7 @@ def _cmd_train_optimizer(args: argparse.Namespace) -> int:
             "arch",
             "functions",
             "bowl_fraction",
+            "regret_floor",
             "lengthscale",
             "batch",
             "learning_rate",
@@ -355,9 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     tro.add_argument(
         "--loss",
         default=None,
-        choices=("sum", "oi", "ei", "min", "late"),
+        choices=("sum", "oi", "ei", "min", "late", "log_regret"),
         help="training loss (default min: the area under the best-so-far curve; late: "
-        "the same weighted towards the end of the budget)",
+        "the same weighted towards the end of the budget; log_regret: the log of the "
+        "regret at every step)",
     )
     tro.add_argument(
         "--arch",
@@ -376,6 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="with gp_bowl, the fraction of functions that get a bowl (default 0.3)",
+    )
+    tro.add_argument(
+        "--regret-floor",
+        type=float,
+        default=None,
+        help="log_regret: the scaled regret added inside the log "
+        "(default 1e-5, above float32 rounding)",
     )
     tro.add_argument(
         "--lengthscale",

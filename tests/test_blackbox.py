@@ -528,6 +528,26 @@ def test_exported_weights_carry_their_training_provenance(tmp_path):
     assert torch.load(tmp_path / "ck.pt", weights_only=True)["seconds"] > first
 
 
+@pytest.mark.parametrize("floor", [0.0, -1e-3, 2.0, float("nan"), "1e-3"])
+def test_train_config_refuses_a_regret_floor_outside_0_1(floor):
+    with pytest.raises(NeurosimError, match=r"TrainConfig\.regret_floor: has to be a number"):
+        TrainConfig(regret_floor=floor)
+
+
+def test_log_regret_training_runs_and_records_its_floor(tmp_path):
+    """The shipped 1-d recipe's loss trains end to end and its floor travels with the weights."""
+    config = TrainConfig(
+        dim=1, horizon=6, iterations=4, batch=4, hidden=4, loss="log_regret", regret_floor=1e-3
+    )
+    _, losses = train_optimizer(config, tmp_path / "lr.pt")
+    # each loss is a mean of log((best - f*)/s + 1e-3): finite even where a rollout
+    # went below the estimated minimum (the regret is then clamped at the floor)
+    assert len(losses) == 4 and np.isfinite(losses).all()
+    export_weights(tmp_path / "lr.pt", tmp_path / "lr_w.pt")
+    slim = torch.load(tmp_path / "lr_w.pt", weights_only=True)
+    assert slim["config"]["loss"] == "log_regret" and slim["config"]["regret_floor"] == 1e-3
+
+
 @pytest.mark.parametrize(
     ("field", "value"), [("arch", "transformer"), ("functions", "bbob"), ("loss", "max")]
 )
@@ -557,9 +577,10 @@ def test_the_papers_recipe_still_trains(tmp_path):
     assert len(opt.y) == 5
 
 
-#: Dimensions whose shipped gated network passes the test below. Dimension 1 ships a
-#: gated network too, but told -y it was not significantly worse (p = 0.06 on these
-#: 30 functions; issue 17's closing note): in 1-d, 100 queries nearly cover the interval.
+#: Dimensions whose shipped gated network passes the test below. Dimension 1's does
+#: worse told -y or 0 (mean regret 4.9x and 4.8x, p = 0.0002 and 0.03 on these 30
+#: functions) but not on 75 % of them: in 1-d, 100 uniform queries already land near
+#: the optimum of about half the functions (issue 17's closing note).
 GATED_DIMS = [2, 3, 4, 5, 6]
 
 
@@ -618,7 +639,10 @@ def test_shipped_weights_are_gated_and_carry_their_training_provenance(dim):
 
     state = torch.load(pretrained_path(dim), weights_only=True)
     config = state["config"]
-    assert config["dim"] == dim and config["arch"] == "gated" and config["loss"] == "min"
+    assert config["dim"] == dim and config["arch"] == "gated"
+    # dimension 1 ships the log-regret network (issue 17: better than random search
+    # on all three 1-d families, where the min-loss network was level on two)
+    assert config["loss"] == ("log_regret" if dim == 1 else "min")
     assert config["functions"] == "gp_bowl" and 0 < config["bowl_fraction"] < 1
     assert state["iteration"] == config["iterations"] >= 2500
     assert state["functions_seen"] == state["iteration"] * config["batch"]
@@ -627,3 +651,45 @@ def test_shipped_weights_are_gated_and_carry_their_training_provenance(dim):
     # (session 11) predates that record
     assert np.isfinite(state["train_seconds"]) or dim == 2
     assert type(load_pretrained(dim)).arch == "gated"
+
+
+def test_log_regret_loss_counts_every_tenfold_step_towards_the_minimum_alike():
+    from neurosim.blackbox.learned import loss_value
+
+    minimum = torch.tensor([0.0])
+    one = torch.ones(1)
+
+    def loss(ys, floor=1e-9):
+        return float(loss_value("log_regret", None, torch.tensor([ys]), None, one, minimum, floor))
+
+    # best so far after the start: 1e-1, 1e-2, 1e-3 -> log regrets -1, -2, -3 (x ln 10)
+    assert loss([1.0, 0.1, 0.01, 0.001]) == pytest.approx(-2 * np.log(10), rel=1e-5)
+    # from 1e-3 to 1e-6 counts as much as from 1 to 1e-3 (under `min` it would count 1e-3)
+    near = loss([1.0, 1e-3, 1e-3, 1e-3]) - loss([1.0, 1e-6, 1e-6, 1e-6])
+    far = loss([1.0, 1.0, 1.0, 1.0]) - loss([1.0, 1e-3, 1e-3, 1e-3])
+    assert near == pytest.approx(far, rel=1e-3)
+    # a rollout below the estimated minimum sets the minimum: no negative regret, no NaN
+    below = loss_value("log_regret", None, torch.tensor([[1.0, -0.5, -1.0]]), None, one, minimum)
+    assert torch.isfinite(below) and float(below) == pytest.approx(
+        np.mean([np.log(0.5 + 1e-5), np.log(1e-5)]), rel=1e-4
+    )
+
+
+def test_estimated_minima_are_as_low_as_a_dense_search():
+    from neurosim.blackbox.learned import (
+        TrainConfig,
+        _values,
+        estimate_minima,
+        training_functions,
+    )
+
+    for dim in (1, 2):
+        gen = torch.Generator().manual_seed(dim)
+        funcs, centre, depth, probe = training_functions(TrainConfig(dim=dim), 32, gen)
+        scale = _values(funcs, centre, depth, probe).std(1)
+        found = estimate_minima(funcs, centre, depth, gen)
+        grid = torch.rand(32, 30_000, dim, generator=gen) * 2 - 1
+        dense = _values(funcs, centre, depth, grid).min(1).values
+        excess = (found - dense) / scale
+        # at most float32 rounding above a 30,000-point search on nearly every function
+        assert float(excess.quantile(0.9)) < 1e-5, excess
