@@ -534,6 +534,23 @@ def test_train_config_refuses_a_regret_floor_outside_0_1(floor):
         TrainConfig(regret_floor=floor)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("learning_rate", True), ("bowl_fraction", True), ("regret_floor", True)],
+)
+def test_train_config_refuses_a_bool_for_a_number(field, value):
+    with pytest.raises(NeurosimError, match=rf"TrainConfig\.{field}: has to be a number"):
+        TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("horizon", "100"), ("iterations", 2.5), ("batch", True), ("batch", 0)]
+)
+def test_train_config_refuses_counts_that_are_not_positive_integers(field, value):
+    with pytest.raises(NeurosimError, match=r"TrainConfig: horizon >= 2, iterations >= 1"):
+        TrainConfig(**{field: value})
+
+
 def test_log_regret_training_runs_and_records_its_floor(tmp_path):
     """The shipped 1-d recipe's loss trains end to end and its floor travels with the weights."""
     config = TrainConfig(
@@ -676,12 +693,7 @@ def test_log_regret_loss_counts_every_tenfold_step_towards_the_minimum_alike():
 
 
 def test_estimated_minima_are_as_low_as_a_dense_search():
-    from neurosim.blackbox.learned import (
-        TrainConfig,
-        _values,
-        estimate_minima,
-        training_functions,
-    )
+    from neurosim.blackbox.learned import _values, estimate_minima, training_functions
 
     for dim in (1, 2):
         gen = torch.Generator().manual_seed(dim)

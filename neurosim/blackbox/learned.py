@@ -456,27 +456,31 @@ class TrainConfig:
                     f"TrainConfig.{key}: has to be one of {', '.join(allowed)}, "
                     f"got {getattr(self, key)!r}"
                 )
-        if self.horizon < 2 or self.iterations < 1 or self.batch < 1:
-            raise NeurosimError("TrainConfig: horizon >= 2, iterations >= 1 and batch >= 1")
-        if not (isinstance(self.learning_rate, int | float) and 0 < self.learning_rate < 10):
+        counts = (self.horizon, self.iterations, self.batch)
+        if any(isinstance(n, bool) or not isinstance(n, int) for n in counts) or (
+            self.horizon < 2 or self.iterations < 1 or self.batch < 1
+        ):
             raise NeurosimError(
-                f"TrainConfig.learning_rate: has to be a number in (0, 10), "
-                f"got {self.learning_rate!r}"
+                "TrainConfig: horizon >= 2, iterations >= 1 and batch >= 1 have to be integers, "
+                f"got {self.horizon!r}, {self.iterations!r}, {self.batch!r}"
             )
         for key in ("curriculum", "gate_penalty"):
             if not isinstance(getattr(self, key), bool):
                 raise NeurosimError(
                     f"TrainConfig.{key}: has to be true or false, got {getattr(self, key)!r}"
                 )
-        if not (isinstance(self.bowl_fraction, int | float) and 0 <= self.bowl_fraction <= 1):
-            raise NeurosimError(
-                f"TrainConfig.bowl_fraction: has to be a number in [0, 1], "
-                f"got {self.bowl_fraction!r}"
-            )
-        if not (isinstance(self.regret_floor, int | float) and 0 < self.regret_floor <= 1):
-            raise NeurosimError(
-                f"TrainConfig.regret_floor: has to be a number in (0, 1], got {self.regret_floor!r}"
-            )
+        # (field, its range as the message writes it, the test); NaN fails every test
+        for key, interval, inside in (
+            ("learning_rate", "(0, 10)", lambda v: 0 < v < 10),
+            ("bowl_fraction", "[0, 1]", lambda v: 0 <= v <= 1),
+            ("regret_floor", "(0, 1]", lambda v: 0 < v <= 1),
+        ):
+            value = getattr(self, key)
+            # a bool is an int to Python, but True is no learning rate
+            if isinstance(value, bool) or not isinstance(value, int | float) or not inside(value):
+                raise NeurosimError(
+                    f"TrainConfig.{key}: has to be a number in {interval}, got {value!r}"
+                )
         lo, hi = self.lengthscale
         if not 0 < lo <= hi < math.inf:
             raise NeurosimError(
