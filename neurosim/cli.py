@@ -94,6 +94,7 @@ def _cmd_train_optimizer(args: argparse.Namespace) -> int:
             "functions",
             "bowl_fraction",
             "regret_floor",
+            "gate_lower",
             "lengthscale",
             "batch",
             "learning_rate",
@@ -325,12 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     tun.add_argument("--optimizer", default="auto",
                      choices=("auto", "learned", "cma", "tpe", "ngopt", "random", "botorch"),
                      help="auto (default): the optimizer benchmarks/bench_blackbox.py measured "
-                     "best for the number of --param and the --budget: the learned (gated) "
-                     "optimizer for 2 to 6 settings and budgets up to its training horizon "
-                     "of 100 (better than random search on 23 of 26 moved test families and "
-                     "level on the rest, better than or level with CMA-ES on 21); CMA-ES "
-                     "for 1 setting (where the learned one only matched random search), "
-                     "for more than 6 and for budgets over 100")  # fmt: skip
+                     "best for the number of --param and the --budget: the learned "
+                     "optimizer for 1 to 6 settings and budgets up to its training horizon "
+                     "of 100 (at step 100 better than random search on all 26 moved test "
+                     "families, better than or level with CMA-ES on 23; ahead of CMA-ES "
+                     "at steps 25-50); CMA-ES for more than 6 settings and for budgets "
+                     "over 100")  # fmt: skip
     tun.add_argument("--budget", type=int, default=30,
                      help="number of trials, failed ones included")  # fmt: skip
     tun.add_argument("--seed", type=int, default=0)
@@ -364,8 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     tro.add_argument(
         "--arch",
         default=None,
-        choices=("gated", "chen2017"),
-        help="gated (default) or the paper's chen2017 network",
+        choices=("gated", "mixture", "chen2017"),
+        help="gated (default: blends a uniform point into a step from the best point), "
+        "mixture (takes one or the other per query) or the paper's chen2017 network",
     )
     tro.add_argument(
         "--functions",
@@ -385,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="log_regret: the scaled regret added inside the log "
         "(default 1e-5, above float32 rounding)",
+    )
+    tro.add_argument(
+        "--gate-lower",
+        type=float,
+        default=None,
+        help="gated and mixture networks: the gate pre-activation below which the "
+        "penalty starts (default -3, gate >= 0.05)",
     )
     tro.add_argument(
         "--lengthscale",

@@ -112,8 +112,8 @@ def no_trials(monkeypatch):
           "--metric", "value"], "a key is given twice"),
         (["tune_branin", "--param", "training.x.0=0:1", "--metric", "value", "--budget", "0"],
          "--budget: has to be an integer >= 1"),
-        (["tune_branin", "--param", "training.x.0=0:1", "--metric", "value", "--weights", "w.pt"],
-         "--weights: only for --optimizer learned"),
+        (["tune_branin", "--param", "training.x.0=0:1", "--metric", "value", "--optimizer",
+          "cma", "--weights", "w.pt"], "--weights: only for --optimizer learned"),
     ],
 )  # fmt: skip
 def test_the_setup_is_checked_before_any_trial(tmp_path, capsys, no_trials, args, message):
@@ -273,7 +273,7 @@ def test_tune_help_states_where_the_output_goes(capsys):
 
 
 def test_auto_picks_the_benchmarks_choice_for_the_dimension(tmp_path):
-    """--optimizer auto (the default): the gated learned optimizer for 2-6 settings, CMA-ES else."""
+    """--optimizer auto (the default): the learned optimizer for 1-6 settings, CMA-ES else."""
     from neurosim.blackbox.tune import AUTO_OPTIMIZER, auto_optimizer
 
     ds = tune("tune_branin", PARAMS, metric="value", budget=4, out_dir=tmp_path / "two",
@@ -282,11 +282,14 @@ def test_auto_picks_the_benchmarks_choice_for_the_dimension(tmp_path):
     one = [parse_param("training.x.0=-5:10")]
     ds = tune("tune_branin", one, metric="value", budget=4, out_dir=tmp_path / "one",
               overrides=["training.x=[1.0, 2.0]"], progress=False)  # fmt: skip
-    assert ds.attrs["optimizer"] == "cma" and 1 not in AUTO_OPTIMIZER
+    assert ds.attrs["optimizer"] == "learned" == auto_optimizer(1)
     # beyond the learned optimizer's training horizon CMA-ES takes over
     assert auto_optimizer(2, budget=100) == "learned" and auto_optimizer(2, budget=101) == "cma"
-    assert auto_optimizer(7) == "cma"
-    # every dimension auto names ships gated weights (the benchmark measured those)
+    assert auto_optimizer(7) == "cma" and 7 not in AUTO_OPTIMIZER
+    # every dimension auto names ships the weights the benchmark measured: the
+    # mixture network in 1-2 d, the gated one in 3-6 d
     from neurosim.blackbox.learned import load_pretrained
 
-    assert all(type(load_pretrained(d)).arch == "gated" for d in AUTO_OPTIMIZER)
+    assert [type(load_pretrained(d)).arch for d in sorted(AUTO_OPTIMIZER)] == (
+        ["mixture"] * 2 + ["gated"] * 4
+    )

@@ -242,9 +242,13 @@ class LearnedOptimizer(AskTell):
                     X, torch.tensor(z[None], dtype=torch.float32), self.net.horizon
                 )
                 rng = np.random.default_rng([self.seed, len(self.X)])
-                noise = (
-                    torch.tensor(rng.uniform(-1, 1, (1, self.dim)), dtype=torch.float32),
-                    torch.tensor(rng.standard_normal((1, self.dim)), dtype=torch.float32),
+                draw = {
+                    "uniform": lambda: rng.uniform(-1, 1, (1, self.dim)),
+                    "normal": lambda: rng.standard_normal((1, self.dim)),
+                    "logistic": lambda: rng.logistic(size=(1, 1)),
+                }
+                noise = tuple(
+                    torch.tensor(draw[kind](), dtype=torch.float32) for kind in self.net.noises
                 )
                 u, self._state = self.net.step(inputs, noise, self._state)
             else:

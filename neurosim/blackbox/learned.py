@@ -18,6 +18,20 @@ and its output sets a gate :math:`g_t`, a step mean :math:`m_t` and a step size
 .. math::  x_t = \mathrm{clip}\big(g_t\, r_t + (1 - g_t)(x^* + m_t + \sigma_t \odot n_t)\big),
            \quad r_t \sim U[-1, 1]^d,\ n_t \sim N(0, I).
 
+``mixture`` (:class:`MixtureLSTMOptimizer`): the same inputs and outputs, but
+the gate picks *either* the uniform point *or* the local step, per query, by a
+relaxed Bernoulli draw (a logistic noise :math:`\ell_t` and temperature
+:math:`\tau` = 0.1):
+
+.. math::  s_t = \sigma\big((\mathrm{logit}\, g_t + \ell_t) / \tau\big), \quad
+           x_t = \mathrm{clip}\big(s_t\, r_t + (1 - s_t)(x^* + m_t + \sigma_t \odot n_t)\big).
+
+Why: ``gated`` blends the two, so a gate of 0.05 (the least its penalty allows)
+still moves every query by a twentieth of a uniform offset, and the network
+cannot land closer to its best point than that; ``mixture`` explores on about
+a fraction :math:`g_t` of its queries and steps exactly from the best point on
+the others.
+
 The noise is an input drawn from a seeded generator (reparametrised), so the
 proposals stay differentiable in :math:`\theta` and a seed repeats a run. Why:
 the paper's architecture, trained here, learnt a fixed sequence of points that
@@ -85,6 +99,7 @@ __all__ = [
     "LOSSES",
     "GatedLSTMOptimizer",
     "LSTMOptimizer",
+    "MixtureLSTMOptimizer",
     "TrainConfig",
     "estimate_minima",
     "export_weights",
@@ -98,7 +113,7 @@ __all__ = [
 
 LOSSES = ("sum", "oi", "ei", "min", "late", "log_regret")
 #: Network architectures (see the module docstring).
-ARCHS = ("chen2017", "gated")
+ARCHS = ("chen2017", "gated", "mixture")
 #: Training function families: GP samples, or GP samples plus a random bowl.
 FUNCTION_FAMILIES = ("gp", "gp_bowl")
 #: Checkpoint kind of training checkpoints and exported weights.
@@ -237,28 +252,72 @@ class GatedLSTMOptimizer(_RecurrentOptimizer):
         out, state = self.lstm(inputs[None], state)
         return self.head(out[0]), state
 
-    def propose(
-        self, h: torch.Tensor, inputs: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
+    #: The noises each proposal reads (:meth:`draw_noise`), in this order.
+    noises = ("uniform", "normal")
+
+    def draw_noise(self, batch: int, generator: torch.Generator | None = None):
+        """The noise of ``batch`` proposals (:attr:`noises`), drawn on the CPU by ``generator``."""
+        d = self.dim
+        uniform = torch.rand(batch, d, generator=generator) * 2 - 1
+        normal = torch.randn(batch, d, generator=generator)
+        if "logistic" not in self.noises:
+            return uniform, normal
+        # logistic noise by inversion; clamped so that log(0) cannot occur
+        v = torch.rand(batch, 1, generator=generator).clamp(1e-7, 1 - 1e-7)
+        return uniform, normal, torch.log(v) - torch.log1p(-v)
+
+    def explore_weight(self, gate_pre: torch.Tensor, noise: tuple) -> torch.Tensor:
+        """How much of the uniform point a query takes, (B, 1): here the gate itself."""
+        return torch.sigmoid(gate_pre)
+
+    def propose(self, h: torch.Tensor, inputs: torch.Tensor, noise: tuple) -> torch.Tensor:
         """The query of a read-out ``h`` (:meth:`preactivation`), in ``[-1, 1]^d``."""
         d = self.dim
         mean = 0.5 * torch.tanh(h[:, :d])
         sigma = 0.5 * nn.functional.softplus(h[:, d : 2 * d])
-        gate = torch.sigmoid(h[:, 2 * d : 2 * d + 1])
+        weight = self.explore_weight(h[:, 2 * d : 2 * d + 1], noise)
         x_best = inputs[:, d + 1 : 2 * d + 1]  # layout: gated_inputs
-        uniform, normal = noise
-        x = gate * uniform + (1 - gate) * (x_best + mean + sigma * normal)
+        uniform, normal = noise[:2]
+        x = weight * uniform + (1 - weight) * (x_best + mean + sigma * normal)
         return x.clamp(-1.0, 1.0)
 
     def step(
         self,
         inputs: torch.Tensor,
-        noise: tuple[torch.Tensor, torch.Tensor],
+        noise: tuple,
         state: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """One proposal: ``(gated_inputs (B, 3d+4), (r, n) (B, d) each, state) -> (x, state)``."""
+        """One proposal: ``(gated_inputs (B, 3d+4), noise, state) -> (x, state)``.
+
+        ``noise`` is :meth:`draw_noise`'s: uniform (B, d), normal (B, d) and, for
+        :class:`MixtureLSTMOptimizer`, logistic (B, 1).
+        """
         h, state = self.preactivation(inputs, state)
         return self.propose(h, inputs, noise), state
+
+
+class MixtureLSTMOptimizer(GatedLSTMOptimizer):
+    """The gated network choosing, per query, a uniform point or a step from the best one.
+
+    The choice is a relaxed Bernoulli draw with probability ``gate`` (module
+    docstring): differentiable, and at temperature 0.1 most queries take one
+    side (within 0.05 of it: 86 % at a gate of 0.5, more at lower gates).
+    """
+
+    arch = "mixture"
+    noises = ("uniform", "normal", "logistic")
+    #: Temperature of the relaxed Bernoulli choice: low enough that a query
+    #: nearly always takes one side (0.1: a gate of 0.05 leaves 91 % of the
+    #: queries within 1e-3 of the local step), high enough for a gradient.
+    temperature = 0.1
+
+    def explore_weight(self, gate_pre: torch.Tensor, noise: tuple) -> torch.Tensor:
+        """The relaxed Bernoulli draw ``sigmoid((gate_pre + logistic) / temperature)``, (B, 1)."""
+        return torch.sigmoid((gate_pre + noise[2]) / self.temperature)
+
+
+#: The network class of each architecture.
+NETWORKS = {"chen2017": LSTMOptimizer, "gated": GatedLSTMOptimizer, "mixture": MixtureLSTMOptimizer}
 
 
 def standardize_all(ys: torch.Tensor) -> torch.Tensor:
@@ -315,9 +374,7 @@ def rollout(
     for _ in range(horizon - 1):
         if isinstance(net, GatedLSTMOptimizer):
             inputs = gated_inputs(torch.stack(xs, 1), standardize_all(torch.stack(ys, 1)), horizon)
-            uniform = torch.rand(B, d, generator=generator) * 2 - 1
-            normal = torch.randn(B, d, generator=generator)
-            noise = (uniform.to(x0.device), normal.to(x0.device))
+            noise = tuple(n.to(x0.device) for n in net.draw_noise(B, generator))
             h, state = net.preactivation(inputs, state)
             x = net.propose(h, inputs, noise)
             pre.append(h[:, 2 * d : 2 * d + 1])
@@ -423,6 +480,14 @@ class TrainConfig:
 
     A saturated gate has no gradient: without the penalty a 2-d network trained
     into exactly random search (issue 17)."""
+    gate_lower: float = -3.0
+    """Gated and mixture networks: the gate pre-activation below which the penalty starts.
+
+    ``gated`` blends a uniform point into the local step with weight ``gate``,
+    so with the default -3 (gate >= 0.05) no query lands closer to the best
+    point than about a twentieth of a uniform offset. A lower limit lifts that
+    bound; ``arch="mixture"`` removes it instead (measured better, issue 17).
+    The upper limit stays +3."""
     curriculum: bool = True
     """Horizon grows from 20 to ``horizon`` over the first half of the iterations."""
     iterations: int = 2_500
@@ -474,6 +539,7 @@ class TrainConfig:
             ("learning_rate", "(0, 10)", lambda v: 0 < v < 10),
             ("bowl_fraction", "[0, 1]", lambda v: 0 <= v <= 1),
             ("regret_floor", "(0, 1]", lambda v: 0 < v <= 1),
+            ("gate_lower", "[-30, 3]", lambda v: -30 <= v <= 3),
         ):
             value = getattr(self, key)
             # a bool is an int to Python, but True is no learning rate
@@ -510,8 +576,7 @@ class TrainConfig:
 
 def make_network(config: TrainConfig) -> LSTMOptimizer | GatedLSTMOptimizer:
     """The untrained network of a config's architecture."""
-    cls = GatedLSTMOptimizer if config.arch == "gated" else LSTMOptimizer
-    return cls(config.dim, config.hidden, config.layers)
+    return NETWORKS[config.arch](config.dim, config.hidden, config.layers)
 
 
 def training_functions(config: TrainConfig, batch: int, generator: torch.Generator):
@@ -686,14 +751,16 @@ def saturation_penalty(config: TrainConfig, pre: torch.Tensor) -> torch.Tensor:
 
     A saturated squashing has zero gradient and freezes the network where it is:
     chen2017's queries on the box boundary (keep |pre-tanh| < 2), the gated
-    network's gate at pure random search or pure exploitation (keep |pre| < 3,
-    gate in [0.05, 0.95], unless ``config.gate_penalty`` is off). Without it a
-    2-d gated network trained into exactly random search (issue 17).
+    network's gate at pure random search or pure exploitation (keep its
+    pre-activation in ``[config.gate_lower, 3]``, by default [-3, 3], gate in
+    [0.05, 0.95], unless ``config.gate_penalty`` is off). Without it a 2-d gated
+    network trained into exactly random search (issue 17).
     """
-    if config.arch == "gated" and not config.gate_penalty:
+    if config.arch == "chen2017":
+        return 0.1 * torch.relu(pre.abs() - 2.0).pow(2).mean()
+    if not config.gate_penalty:
         return pre.new_zeros(())
-    limit = 2.0 if config.arch == "chen2017" else 3.0
-    return 0.1 * torch.relu(pre.abs() - limit).pow(2).mean()
+    return 0.1 * (torch.relu(pre - 3.0).pow(2) + torch.relu(config.gate_lower - pre).pow(2)).mean()
 
 
 def _config_dict(config: TrainConfig) -> dict:
@@ -770,7 +837,7 @@ def load_pretrained(dim: int, path: str | Path | None = None) -> LSTMOptimizer |
     try:
         cfg = state["config"]
         # weights shipped before issue 17 have no arch: the paper's network
-        cls = GatedLSTMOptimizer if cfg.get("arch", "chen2017") == "gated" else LSTMOptimizer
+        cls = NETWORKS[cfg.get("arch", "chen2017")]
         net = cls(int(cfg["dim"]), int(cfg["hidden"]), int(cfg["layers"]))
         net.load_state_dict(state["net"])
         net.horizon = int(cfg.get("horizon", 100))

@@ -306,12 +306,19 @@ def _validate(protocol, params, metric, overrides) -> Protocol:
 
 
 #: ``--optimizer auto``: the optimizer ``bench_blackbox.py`` measured best, by dimension
-#: (26 moved families, 100 seeds, median regret at step 100; README, issue 17). For 2
-#: to 6 settings the gated learned optimizer: better than random search on 23 of the 26
-#: families and level on the rest, better than CMA-ES on 14, level on 7, worse on 5
-#: (Rastrigin 1, 2, 4-d, Levy 1, 6-d). For 1 setting CMA-ES: the 1-d network was level
-#: with random search and worse than CMA-ES on Rastrigin1 and Levy1.
-AUTO_OPTIMIZER = {2: "learned", 3: "learned", 4: "learned", 5: "learned", 6: "learned"}
+#: (26 moved families, 100 seeds, median regret; README, issue 17). For 1 to 6 settings
+#: the learned optimizer (the mixture network in 1-2 d, the gated one in 3-6 d): at step
+#: 100 better than random search on all 26 families, better than CMA-ES on 12, level on
+#: 11, worse on 3 (Levy1, Rastrigin4, Levy6); at steps 25 and 50 better than CMA-ES on
+#: 23 and 21 and never worse.
+AUTO_OPTIMIZER = {
+    1: "learned",
+    2: "learned",
+    3: "learned",
+    4: "learned",
+    5: "learned",
+    6: "learned",
+}
 
 
 #: The learned optimizer's training horizon: beyond it, ``auto`` falls back to CMA-ES
