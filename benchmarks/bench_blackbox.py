@@ -16,14 +16,19 @@ Prints, per family and optimizer, the median [quartiles] regret of the best
 value found at steps 10, 25, 50 and 100 and the median wall time per
 suggestion at step 100; then a verdict per family (learned against random
 search and CMA-ES at step 100: a Mann-Whitney U test, two-sided, p < 0.05
-counts as "better" or "worse", anything else "level"). Writes every run's
-best-so-far regret to ``bench_blackbox.nc`` and a plot.
+counts as "better" or "worse", anything else "level"), and at the end how many
+families are better / level / worse at each of steps 10, 25, 50 and 100. Writes
+every run's best-so-far regret to ``bench_blackbox.nc`` and a plot.
+``--combine A.nc B.nc ...`` runs nothing and reports saved runs merged (a run
+in parts, or a retrained network's rows replacing the old ones).
 
 Usage::
 
     python benchmarks/bench_blackbox.py [--seeds 100] [--botorch-seeds 10]
         [--optimizers learned random cma tpe ngopt botorch] [--functions ...]
         [--fixed] [--learned-weights dimD.pt] [--out results/bench_blackbox]
+    python benchmarks/bench_blackbox.py --combine A/bench_blackbox.nc B/bench_blackbox.nc
+        [--out results/bench_blackbox]
 """
 
 import argparse
@@ -97,7 +102,24 @@ def main():
         "default the shipped ones)",
     )
     parser.add_argument("--out", default="results/bench_blackbox")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="NC",
+        default=None,
+        help="run nothing: merge saved bench_blackbox.nc files (a later file's family and "
+        "optimizer rows replace an earlier one's), print the table and the counts and "
+        "write the merged file to --out",
+    )
     args = parser.parse_args()
+    if args.combine:
+        ds = combine(args.combine)
+        report(ds)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "bench_blackbox.nc") as tmp:
+            ds.to_netcdf(tmp)
+        return
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,38 +134,120 @@ def main():
                 best, times = run(oname, fns[s], s, **(extra if args.learned_weights else {}))
                 regret[i, j, s] = best - fns[s].minimum
                 timing[i, j, s] = times
-            r = regret[i, j]
-            cells = []
-            for step in STEPS:
-                q = np.nanpercentile(r[:, step - 1], [25, 50, 75])
-                cells.append(f"@{step} {q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]")
-            ms = 1e3 * np.nanmedian(timing[i, j][:, HORIZON - 1])
-            print(
-                f"{fname:<17} {oname:<8} seeds {n:>3}  regret " + "  ".join(cells)
-                + f"  ms/suggestion@100 {ms:.3g}",
-                flush=True,
-            )  # fmt: skip
+            print(row_line(fname, oname, regret[i, j], timing[i, j]), flush=True)
         if "learned" in args.optimizers:
-            mine = regret[i, args.optimizers.index("learned"), :, -1]
-            for other in ("random", "cma"):
-                if other in args.optimizers:
-                    theirs = regret[i, args.optimizers.index(other), :, -1]
-                    print(f"{fname:<17} learned vs {other} @100: {verdict(mine, theirs)}")
-    ds = xr.Dataset(
-        {
-            "regret": (("function", "optimizer", "seed", "step"), regret),
-            "seconds_per_suggestion": (("function", "optimizer", "seed", "step"), timing),
-        },
-        coords={
-            "function": args.functions,
-            "optimizer": args.optimizers,
-            "step": np.arange(1, HORIZON + 1),
-        },
-        attrs={"moved": int(not args.fixed), "horizon": HORIZON},
-    )
+            print(verdict_lines(fname, dict(zip(args.optimizers, regret[i], strict=True))))
+    ds = as_dataset(regret, timing, args.functions, args.optimizers, moved=not args.fixed)
     with atomic_path(out / "bench_blackbox.nc") as tmp:
         ds.to_netcdf(tmp)
     _plot(ds, out / "bench_blackbox.png")
+    print(counts(ds))
+
+
+def row_line(fname: str, oname: str, regret: np.ndarray, timing: np.ndarray) -> str:
+    """One optimizer on one family: median [quartiles] regret at :data:`STEPS`, ms per step."""
+    cells = []
+    for step in STEPS:
+        q = np.nanpercentile(regret[:, step - 1], [25, 50, 75])
+        cells.append(f"@{step} {q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]")
+    ms = 1e3 * np.nanmedian(timing[:, HORIZON - 1])
+    n = int((~np.isnan(regret).all(1)).sum())
+    return (
+        f"{fname:<17} {oname:<8} seeds {n:>3}  regret " + "  ".join(cells)
+        + f"  ms/suggestion@100 {ms:.3g}"
+    )  # fmt: skip
+
+
+def verdict_lines(fname: str, regret: dict[str, np.ndarray]) -> str:
+    """The learned optimizer against random search and CMA-ES on one family, at step 100."""
+    return "\n".join(
+        f"{fname:<17} learned vs {other} @100: {verdict(regret['learned'][:, -1], r[:, -1])}"
+        for other, r in regret.items()
+        if other in ("random", "cma")
+    )
+
+
+def as_dataset(regret, timing, functions, optimizers, moved: bool) -> xr.Dataset:
+    """The runs as ``bench_blackbox.nc`` stores them."""
+    dims = ("function", "optimizer", "seed", "step")
+    return xr.Dataset(
+        {"regret": (dims, regret), "seconds_per_suggestion": (dims, timing)},
+        coords={
+            "function": list(functions),
+            "optimizer": list(optimizers),
+            "step": np.arange(1, HORIZON + 1),
+        },
+        attrs={"moved": int(moved), "horizon": HORIZON},
+    )
+
+
+def counts(ds: xr.Dataset) -> str:
+    """How many families the learned optimizer is better / level / worse on, per step and peer."""
+    lines = []
+    for step in STEPS:
+        for other in ("random", "cma"):
+            if not {"learned", other} <= set(ds.optimizer.values):
+                continue
+            tally = {"better": 0, "level": 0, "worse": 0, "n/a": 0}
+            for fname in ds.function.values:
+                r = ds.regret.sel(function=fname, step=step)
+                v = verdict(r.sel(optimizer="learned").values, r.sel(optimizer=other).values)
+                tally[v.split()[0]] += 1
+            lines.append(
+                f"step {step:3d} learned vs {other:<6}: better on {tally['better']}, level on "
+                f"{tally['level']}, worse on {tally['worse']} of {ds.sizes['function']} families"
+            )
+    return "\n".join(lines)
+
+
+def combine(paths: list[str]) -> xr.Dataset:
+    """Runs saved by this script, merged; a later file's (family, optimizer) rows win.
+
+    So a benchmark run in parts adds up, and a retrained network's rows replace the
+    old network's while the peers' rows stay.
+    """
+    rows: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    moved = set()
+    for path in paths:
+        ds = xr.open_dataset(path)
+        if ds.attrs.get("horizon") != HORIZON:
+            raise SystemExit(f"{path}: horizon {ds.attrs.get('horizon')}, not {HORIZON}")
+        moved.add(int(ds.attrs["moved"]))
+        for f in ds.function.values:
+            for o in ds.optimizer.values:
+                r = ds.regret.sel(function=f, optimizer=o).values
+                if not np.isnan(r).all():
+                    rows[str(f), str(o)] = (
+                        r,
+                        ds.seconds_per_suggestion.sel(function=f, optimizer=o).values,
+                    )
+    if len(moved) > 1:
+        raise SystemExit("--combine: moved and --fixed runs cannot be combined")
+    functions = list(dict.fromkeys(f for f, _ in rows))
+    optimizers = list(dict.fromkeys(o for _, o in rows))
+    seeds = max(r.shape[0] for r, _ in rows.values())
+    regret = np.full((len(functions), len(optimizers), seeds, HORIZON), np.nan)
+    timing = np.full_like(regret, np.nan)
+    for (f, o), (r, t) in rows.items():
+        i, j = functions.index(f), optimizers.index(o)
+        regret[i, j, : len(r)], timing[i, j, : len(t)] = r, t
+    return as_dataset(regret, timing, functions, optimizers, moved=bool(moved.pop()))
+
+
+def report(ds: xr.Dataset) -> None:
+    """Print every row, the verdicts and the counts of a (combined) dataset."""
+    for fname in ds.function.values:
+        rows = {}
+        for oname in ds.optimizer.values:
+            r = ds.regret.sel(function=fname, optimizer=oname).values
+            if np.isnan(r).all():
+                continue
+            rows[str(oname)] = r
+            t = ds.seconds_per_suggestion.sel(function=fname, optimizer=oname).values
+            print(row_line(str(fname), str(oname), r, t))
+        if "learned" in rows:
+            print(verdict_lines(str(fname), rows))
+    print(counts(ds))
 
 
 def _plot(ds, path):

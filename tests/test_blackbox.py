@@ -1,5 +1,7 @@
 """Learned black-box optimization: GP sampler, training, ask/tell, neurosim tune."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -785,3 +787,35 @@ def test_estimated_minima_are_as_low_as_a_dense_search():
         excess = (found - dense) / scale
         # at most float32 rounding above a 30,000-point search on nearly every function
         assert float(excess.quantile(0.9)) < 1e-5, excess
+
+
+def test_benchmark_runs_combine_with_later_rows_replacing_earlier_ones(tmp_path):
+    """bench_blackbox.py --combine: runs in parts add up; a retrained network's rows win."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_blackbox", Path(__file__).parents[1] / "benchmarks" / "bench_blackbox.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    shape = (1, 2, 6, bench.HORIZON)
+    old = bench.as_dataset(np.ones(shape), np.ones(shape), ["gp1"], ["learned", "random"], True)
+    other = bench.as_dataset(np.ones(shape), np.ones(shape), ["gp2"], ["learned", "random"], True)
+    new = np.full((1, 2, 6, bench.HORIZON), np.nan)
+    new[0, 0] = 0.5  # a retrained learned optimizer on gp1; its random row not run (NaN)
+    newer = bench.as_dataset(new, new, ["gp1"], ["learned", "random"], True)
+    paths = []
+    for name, ds in (("old", old), ("other", other), ("new", newer)):
+        ds.to_netcdf(tmp_path / f"{name}.nc")
+        paths.append(str(tmp_path / f"{name}.nc"))
+    merged = bench.combine(paths)
+    assert list(merged.function.values) == ["gp1", "gp2"]
+    assert float(merged.regret.sel(function="gp1", optimizer="learned").max()) == 0.5
+    assert float(merged.regret.sel(function="gp1", optimizer="random").min()) == 1.0
+    assert float(merged.regret.sel(function="gp2", optimizer="learned").min()) == 1.0
+    # learned 0.5 against random 1.0 on 6 seeds: better; 1.0 against 1.0: level
+    assert "better on 1, level on 1, worse on 0 of 2" in bench.counts(merged)
+    fixed = bench.as_dataset(np.ones(shape), np.ones(shape), ["gp3"], ["learned", "random"], False)
+    fixed.to_netcdf(tmp_path / "fixed.nc")
+    with pytest.raises(SystemExit, match="moved and --fixed"):
+        bench.combine([*paths, str(tmp_path / "fixed.nc")])
