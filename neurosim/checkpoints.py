@@ -62,7 +62,9 @@ _NDARRAY = "__ndarray__"
 
 
 def corrupt_checkpoint(path: str | Path) -> NeurosimError:
-    """The error for a checkpoint file that does not read as one."""
+    """The error for a checkpoint file that does not read as one (or is empty)."""
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        return NeurosimError(f"{path}: the file is empty, not a neurosim checkpoint")
     return NeurosimError(f"{path} is truncated or not a neurosim checkpoint")
 
 

@@ -180,7 +180,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from neurosim.analysis.accessor import analyze, report
     from neurosim.recording import save_recording
 
-    summary = analyze(args.recording, bin=args.fano_window)
+    summary = analyze(args.recording, bin=args.fano_window, select=args.select)
     print(report(summary))
     if args.out is not None:
         print(f"wrote {save_recording(summary, args.out)}")
@@ -252,14 +252,41 @@ def _add_run_arguments(cmd: argparse.ArgumentParser, positional: bool = True) ->
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """``--help`` shows every option's default.
+
+    An option whose help already says its default (or what happens without it,
+    for defaults of None) keeps its text; flags and empty lists show none.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "default" in text
+            or default is None
+            or default is False
+            or default == []
+            or default is argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (exit status 2).
 
     argparse prints the whole usage block before the error; a wrong option
     value should read like every other bad input: ``neurosim rl-train: error:
     argument --episodes: invalid int value: '1.5'``. ``--help`` still shows
-    the usage. Sub-commands' parsers are made by ``add_parser`` with this class.
+    the usage and every default (:class:`_DefaultsFormatter`). Sub-commands'
+    parsers are made by ``add_parser`` with this class.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -334,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "over 100")  # fmt: skip
     tun.add_argument("--budget", type=int, default=30,
                      help="number of trials, failed ones included")  # fmt: skip
-    tun.add_argument("--seed", type=int, default=0)
+    tun.add_argument("--seed", type=int, default=0, help="seed of the optimizer")
     tun.add_argument("--weights", type=_path_arg, default=None,
                      help="learned optimizer's weights (default: the shipped ones)")  # fmt: skip
     tun.add_argument("--out", type=_path_arg, default=None,
@@ -413,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="gated network: let the gate saturate (by default its pre-activation is "
         "penalised beyond +-3)",
     )
-    tro.add_argument("--seed", type=int, default=0)
+    tro.add_argument(
+        "--seed", type=int, default=0, help="seed of the network and the training functions"
+    )
     tro.add_argument("--batch", type=int, default=None, help="GP functions per step (64)")
     tro.add_argument("--learning-rate", type=float, default=None, help="Adam step size (1e-3)")
     tro.add_argument("--device", default="cpu", help="torch device of the rollouts (cpu, cuda)")
@@ -439,9 +468,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rlt.add_argument("algorithm", help="a3c or ddpg")
     rlt.add_argument("--env", required=True, help="gymnasium id, e.g. CartPole-v1, Pendulum-v1")
-    rlt.add_argument("--steps", type=int, default=None, help="environment steps (total_steps)")
-    rlt.add_argument("--seed", type=int, default=None)
-    rlt.add_argument("--out", type=_path_arg, default=None, help="output folder")
+    rlt.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="environment steps (default: the config's total_steps: 500,000 for a3c, "
+        "1,000,000 for ddpg, unless the environment's settings say otherwise)",
+    )
+    rlt.add_argument(
+        "--seed", type=int, default=None, help="seed of the run (default: the config's, 0)"
+    )
+    rlt.add_argument(
+        "--out",
+        type=_path_arg,
+        default=None,
+        help="output folder (default results/ALGORITHM_ENV_seedSEED)",
+    )
     _add_set_argument(rlt, "override a config field, e.g. --set rule=fa (repeatable)")
     rlt.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     rlt.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -455,8 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rlc.add_argument("checkpoint", help="checkpoint.pt of neurosim rl-train")
     rlc.add_argument("--env", default=None, help="environment (default: the training one)")
-    rlc.add_argument("--episodes", type=int, default=5)
-    rlc.add_argument("--seed", type=int, default=0)
+    rlc.add_argument("--episodes", type=int, default=5, help="closed-loop episodes to run")
+    rlc.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the first episode (episode k resets with seed + k)",
+    )
     rlc.add_argument(
         "--out",
         type=_path_arg,
@@ -502,13 +549,22 @@ def build_parser() -> argparse.ArgumentParser:
         "analyze",
         help="spike statistics and summaries of a recording",
         description="Per record: neurons, spikes, mean rate, CV, Fano factor; state "
-        "variables; learning-curve summaries over sweep dimensions.",
+        "variables; learning-curve summaries. A sweep store (neurosim sweep) is "
+        "summarised per point over its sweep dimensions.",
     )
     ana.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
     ana.add_argument(
         "--out", type=_path_arg, default=None, help="also write the summary (.nc/.zarr)"
     )
     ana.add_argument("--fano-window", default="100 ms", help="counting window of the Fano factor")
+    ana.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a sweep store: analyse only the points at this sweep value (repeatable; "
+        "without it, every point is summarised over the sweep dimensions)",
+    )
     ana.set_defaults(func=_cmd_analyze)
 
     plo = sub.add_parser(
@@ -530,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a recording as NWB (pynwb) or as a Neo Block (.mat, .pkl, .nix).",
     )
     exp.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
-    exp.add_argument("--format", required=True, choices=("nwb", "neo"))
+    exp.add_argument("--format", required=True, choices=("nwb", "neo"), help="file format")
     exp.add_argument(
         "--out",
         type=_path_arg,

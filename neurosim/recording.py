@@ -250,7 +250,8 @@ def load_recording(path: str | Path, *, neurosim_only: bool = False) -> xr.Datas
     ------
     NeurosimError
         ``PATH is truncated or not a neurosim recording`` for a file that
-        does not read as netCDF/Zarr (or is foreign, with ``neurosim_only``).
+        does not read as netCDF/Zarr (or is foreign, with ``neurosim_only``);
+        ``PATH: the file is empty ...`` for a file of 0 bytes.
     """
     path = Path(path)
     fmt = _FORMATS.get(path.suffix)
@@ -267,6 +268,8 @@ def load_recording(path: str | Path, *, neurosim_only: bool = False) -> xr.Datas
                 with xr.open_zarr(path, consolidated=False) as ds:
                     ds = ds.load()
     except Exception:  # h5py, h5netcdf, zarr and decoding errors share no base class
+        if path.is_file() and path.stat().st_size == 0:
+            raise NeurosimError(f"{path}: the file is empty, not a neurosim recording") from None
         raise NeurosimError(f"{path} is truncated or not a neurosim recording") from None
     if neurosim_only and not {"neurosim_version", "source_neurosim_version"} & set(ds.attrs):
         raise NeurosimError(

@@ -307,13 +307,12 @@ class _Progress:
     """Brian2 ``report`` callback drawing a tqdm bar."""
 
     def __init__(self, label: str):
-        from tqdm import tqdm
+        from neurosim.progress import progress_bar
 
-        self.bar = tqdm(
+        self.bar = progress_bar(
             total=100,
             desc=label,
             unit="%",
-            disable=None,  # no bar when stderr is not a terminal (logs, CI)
             leave=False,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         )

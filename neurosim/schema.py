@@ -208,7 +208,11 @@ def read_yaml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise NeurosimError(f"{path}: cannot read {what} file ({excerpt(str(err), 120)})") from None
+    if not text.strip():
+        raise NeurosimError(f"{path}: the {what} file is empty")
     data = load_yaml_text(text, str(path))
+    if data is None:
+        raise NeurosimError(f"{path}: the {what} file holds only comments or null, no mapping")
     if not isinstance(data, dict):
         raise NeurosimError(
             f"{path}: a {what} file must be a YAML mapping, got {type(data).__name__}"

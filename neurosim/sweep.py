@@ -501,18 +501,19 @@ def run_sweep(
 def _compute(store, path, sets, todo, total, scheduler, n_workers, progress) -> None:
     """Submit the points, write each as it finishes, then report the failures."""
     from distributed import as_completed
-    from tqdm.auto import tqdm
+
+    from neurosim.progress import progress_bar
 
     failures: list[tuple[_Point, BaseException]] = []
     token = uuid.uuid4().hex[:8]
     with (
         _client(scheduler, n_workers) as client,
-        tqdm(
+        progress_bar(
             total=total,
             initial=total - len(todo),
             desc="sweep",
             unit="point",
-            disable=None if progress else True,
+            enabled=progress,
         ) as bar,
     ):
         futures = {

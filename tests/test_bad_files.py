@@ -45,6 +45,8 @@ def bad_recording(tmp_path: Path, kind: str) -> Path:
     elif kind == "plain_hdf5":  # HDF5, but no netCDF file
         with h5py.File(path, "w") as f:
             f["a"] = np.arange(3)
+    elif kind == "empty":
+        path.write_bytes(b"")
     else:  # a valid netCDF file that neurosim did not write
         xr.Dataset({"temperature": (("x",), np.ones(3))}).to_netcdf(path, engine="h5netcdf")
     return path
@@ -56,7 +58,7 @@ def one_line(capsys, expected: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["analyze", "plot", "export"])
-@pytest.mark.parametrize("kind", ["garbage", "truncated", "plain_hdf5", "foreign"])
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "plain_hdf5", "foreign", "empty"])
 def test_bad_recordings_are_one_line(tmp_path, capsys, command, kind):
     path = bad_recording(tmp_path, kind)
     out = tmp_path / "out"
@@ -69,6 +71,8 @@ def test_bad_recordings_are_one_line(tmp_path, capsys, command, kind):
     captured = capsys.readouterr()
     assert len(captured.err.splitlines()) == 1
     expected = f"neurosim: error: {path} is truncated or not a neurosim recording"
+    if kind == "empty":  # issue 18: says so, not "got NoneType" or "truncated"
+        expected = f"neurosim: error: {path}: the file is empty, not a neurosim recording"
     assert captured.err.startswith(expected)
     assert not out.exists()
 
@@ -99,7 +103,10 @@ def test_corrupt_segregated_checkpoint(tmp_path, capsys, kind):
     before = ckpt.read_bytes()
     argv = ["run", "segregated_mnist_demo", "--out", str(ckpt.parent), "--quiet", "--resume"]
     assert main(argv) == 2
-    one_line(capsys, f"{ckpt} is truncated or not a neurosim checkpoint")
+    if kind == "empty":
+        one_line(capsys, f"{ckpt}: the file is empty, not a neurosim checkpoint")
+    else:
+        one_line(capsys, f"{ckpt} is truncated or not a neurosim checkpoint")
     assert [p.name for p in ckpt.parent.iterdir()] == ["checkpoint.npz"]
     assert ckpt.read_bytes() == before
 
@@ -196,3 +203,24 @@ def test_rl_control_writes_under_results(tmp_path, monkeypatch):
     assert control_out("results/a3c_CartPole-v1_seed0/checkpoint.pt") == Path(
         "results/a3c_CartPole-v1_seed0/controller"
     )
+
+
+@pytest.mark.parametrize("what", ["protocol", "model"])
+@pytest.mark.parametrize("content", ["", "  \n\n", "# only a comment\n", "null\n"])
+def test_empty_yaml_files_say_so(tmp_path, capsys, what, content):
+    """Issue 18: an empty protocol or model file is named as empty, not "got NoneType"."""
+    path = tmp_path / f"{what}.yaml"
+    path.write_text(content)
+    if what == "protocol":
+        assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+    else:
+        from neurosim import load_model
+        from neurosim.errors import NeurosimError
+
+        with pytest.raises(NeurosimError) as info:
+            load_model(path)
+        err = f"neurosim: error: {info.value}"
+    assert len(err.splitlines()) == 1 and "NoneType" not in err
+    said = "is empty" if not content.strip() else "holds only comments or null"
+    assert f"{path}: the {what} file {said}" in err

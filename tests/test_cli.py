@@ -107,6 +107,39 @@ def test_version_list_and_help(capsys):
         assert "usage: neurosim" in capsys.readouterr().out
 
 
+def _subcommands():
+    import argparse
+
+    from neurosim.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_every_option_has_help_and_shows_its_default(command, capsys):
+    """Issue 18: each subcommand's --help explains every option and shows its default."""
+    import argparse
+
+    parser = _subcommands()[command]
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for action in parser._actions:
+        if not action.option_strings or isinstance(action, argparse._HelpAction):
+            continue
+        name = action.option_strings[-1]
+        assert action.help, f"{command} {name}: no help text"
+        trivial = action.default in (None, False, []) or action.default is argparse.SUPPRESS
+        if not trivial:
+            # the shown help of this option names its default value
+            shown = parser.formatter_class("x")._get_help_string(action) % vars(action)
+            assert "default" in shown and " ".join(shown.split()) in text, (command, name)
+    if command == "tune":
+        assert "--budget BUDGET number of trials, failed ones included (default: 30)" in text
+        assert "(default: auto)" not in text  # its own help says what auto picks
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -158,3 +191,28 @@ def test_rl_train_set_reads_numbers_and_checks_their_type():
     ]:
         with pytest.raises(NeurosimError, match=message):
             make_config("ddpg", "Pendulum-v1", [bad])
+
+
+def test_progress_bars_show_on_terminals_only():
+    """Issue 18: bars on a terminal, never in a log or a pipe, none with --quiet."""
+    import io
+    from pathlib import Path
+
+    from neurosim.progress import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert not progress_bar(total=3, file=Terminal()).disable
+    assert progress_bar(total=3, file=Terminal(), enabled=False).disable
+    assert progress_bar(total=3, file=io.StringIO()).disable
+    # every long command draws its bar through progress_bar
+    package = Path(__file__).parents[1] / "neurosim"
+    direct = [
+        p.name
+        for p in package.rglob("*.py")
+        if p.name != "progress.py"
+        and re.search(r"^\s*from tqdm|^\s*import tqdm", p.read_text(), re.M)
+    ]
+    assert direct == []

@@ -266,3 +266,42 @@ def test_protocol_recording_agrees_with_elephant_on_independent_trains(lif):
     sta = lif.neurosim.sta(var="v", window=(-0.002, 0.0))
     # the membrane potential rises towards threshold just before each spike
     assert np.all(sta.values[-1] > sta.values[0])
+
+
+def sweep_store(tiny):
+    """A sweep store's layout (neurosim.sweep): 2 x 2 points, one not run yet."""
+    quiet = recording({0: [0.5]}, size=4)
+    points = [tiny, quiet, tiny, quiet]
+    for k, p in enumerate(points):
+        p = p.copy()
+        p["cell_spike_neuron"] = p.cell_spike_neuron.astype(float)
+        points[k] = p.pad(cell_spike=(0, 8 - p.sizes["cell_spike"]), constant_values=np.nan)
+    both = xr.concat(points, dim="point").assign_coords(
+        g=("point", ["0.5", "0.5", "2.0", "2.0"]), seed=("point", [0, 1, 0, 1])
+    )
+    ds = both.set_index(point=["g", "seed"]).unstack("point").transpose("g", "seed", ...)
+    ds["point_done"] = (("g", "seed"), np.array([[1, 1], [1, 0]], np.int8))
+    ds.attrs["sweep_grid"] = '{"g": ["0.5", "2.0"], "seed": [0, 1]}'
+    return ds
+
+
+def test_analyze_summarises_a_sweep_per_point_or_at_a_selected_one(tiny, capsys):
+    """Issue 18: ``neurosim analyze`` on a sweep store summarises every point."""
+    ds = sweep_store(tiny)
+    summary = analyze(ds)
+    spikes_per_point = summary.spikes.sel(record="cell")
+    assert spikes_per_point.dims == ("g", "seed")
+    assert spikes_per_point.sel(g="0.5").values.tolist() == [8, 1]
+    assert int(spikes_per_point.sel(g="2.0", seed=0)) == 8
+    assert np.isnan(spikes_per_point.sel(g="2.0", seed=1))  # not run yet
+    text = report(summary)
+    assert "[g=0.5, seed=1]" in text and "[g=2.0, seed=1] not run yet" in text
+    # one sweep dimension left (g fixed): per seed
+    assert analyze(ds.isel(g=0)).spikes.sel(record="cell").values.tolist() == [8, 1]
+    # --select picks one point: the one-recording summary
+    one = analyze(ds, select=["g=0.5", "seed=1"])
+    assert int(one.spikes.sel(record="cell")) == 1 and "[" not in report(one)
+    with pytest.raises(NeurosimError, match=r"--select g=3: g takes 0.5, 2.0"):
+        analyze(ds, select=["g=3"])
+    with pytest.raises(NeurosimError, match="KEY one of the sweep dimensions: g, seed"):
+        analyze(ds, select=["tau=1"])

@@ -338,6 +338,17 @@ def test_local_cluster_sweep_of_a_test_function(tmp_path):
     expected = [FUNCTIONS["branin"].f(np.array(x)) for x in xs]
     np.testing.assert_array_equal(ds.value.values, expected)
     np.testing.assert_array_equal(ds.x.values, xs)
+    # issue 18: a finished sweep run again reads its store and starts no cluster
+    import neurosim.sweep
+
+    def no_cluster(*args):
+        raise AssertionError("a cluster was started for a finished sweep")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(neurosim.sweep, "_client", no_cluster)
+        again = run_sweep("tune_branin", {"training.x": xs}, out=tmp_path, progress=False)
+    assert (again.submitted, again.skipped) == (0, 3)
+    np.testing.assert_array_equal(again.dataset.value.values, expected)
 
 
 def test_concurrent_runs_of_one_network_get_their_own_standalone_folder(tmp_path):

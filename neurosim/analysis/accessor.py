@@ -12,6 +12,7 @@ Importing this module registers the accessor::
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,14 @@ from neurosim.errors import NeurosimError
 from neurosim.recording import load_recording, now
 from neurosim.units import DISPLAY_UNITS
 
-__all__ = ["NeurosimAccessor", "analyze", "curve_variables", "report"]
+__all__ = [
+    "NeurosimAccessor",
+    "analyze",
+    "curve_variables",
+    "report",
+    "select_point",
+    "sweep_dimensions",
+]
 
 #: Units of the variables that :meth:`NeurosimAccessor.learning_curves` picks by default.
 CURVE_UNITS = ("percent", "%", "degree")
@@ -215,15 +223,67 @@ def _summary(ds: xr.Dataset, bin) -> xr.Dataset:
     return out
 
 
-def analyze(source: str | Path | xr.Dataset, bin=0.1) -> xr.Dataset:
-    """Summary Dataset of a recording (path or Dataset) for ``neurosim analyze``.
+def sweep_dimensions(ds: xr.Dataset) -> list[str]:
+    """The sweep dimensions of a sweep store (:mod:`neurosim.sweep`) still in ``ds``; [] else."""
+    try:
+        names = list(json.loads(ds.attrs.get("sweep_grid", "{}")))
+    except (TypeError, ValueError):
+        return []
+    return [name for name in names if name in ds.dims]
 
-    Holds :meth:`NeurosimAccessor.summary` (spike records), the mean, minimum
-    and maximum of every recorded state variable (``{record}_{var}_mean`` ...),
-    the learning-curve summaries where the recording has curves, and the
-    source's provenance under ``source_*`` attributes.
+
+def select_point(ds: xr.Dataset, selections: Sequence[str]) -> xr.Dataset:
+    """``ds`` at the sweep values ``KEY=VALUE`` (``neurosim analyze --select``).
+
+    A value matches a coordinate value by its text (``dt=0.1 ms``, ``seed=2``).
+
+    Raises
+    ------
+    NeurosimError
+        For a key that is no sweep dimension or a value the sweep does not hold.
     """
-    ds = load_recording(source, neurosim_only=True) if isinstance(source, str | Path) else source
+    dims = sweep_dimensions(ds)
+    for item in selections:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in dims:
+            raise NeurosimError(
+                f"--select {item}: has to be KEY=VALUE with KEY one of the sweep "
+                f"dimensions: {', '.join(dims) or 'none (not a sweep store)'}"
+            )
+        values = [str(v) for v in ds[key].values]
+        if value not in values:
+            raise NeurosimError(f"--select {item}: {key} takes {', '.join(values)}")
+        ds = ds.isel({key: values.index(value)})
+    return ds
+
+
+def _point_summaries(ds: xr.Dataset, dims: list[str], bin) -> xr.Dataset:
+    """Spike and state summaries of each finished sweep point, over the sweep dims."""
+    parts = []
+    for index in np.ndindex(*(ds.sizes[d] for d in dims)):
+        point = ds.isel(dict(zip(dims, index, strict=True)))
+        if "point_done" in point and not bool(point.point_done):
+            continue  # not run yet: NaN in the summary
+        summary = _spikes_and_states(point.drop_vars("point_done", errors="ignore"), bin)
+        where = {
+            d: point[d].values if d in point.coords else i for d, i in zip(dims, index, strict=True)
+        }
+        parts.append(summary.assign_coords(where))
+    if not parts:
+        raise NeurosimError("the sweep store holds no finished point yet")
+    # per-point coords of the sweep dims become a stacked "point" index, then dims again
+    both = xr.concat(parts, dim="point", coords="different", compat="equals")
+    if len(dims) == 1:
+        both = both.swap_dims(point=dims[0])
+    else:
+        both = both.set_index(point=dims).unstack("point")
+    # points not run yet: NaN at their sweep values
+    return both.reindex({d: ds[d].values for d in dims if d in ds.coords})
+
+
+def _spikes_and_states(ds: xr.Dataset, bin) -> xr.Dataset:
+    """The spike summary and each state variable's mean, minimum and maximum."""
     out = _summary(ds, bin)
     for rec, variables in spikes.state_records(ds).items():
         for var in variables:
@@ -232,12 +292,31 @@ def analyze(source: str | Path | xr.Dataset, bin=0.1) -> xr.Dataset:
                 value = getattr(da, stat)()
                 value.attrs = {"units": da.attrs.get("units", "1")}
                 out[f"{rec}_{var}_{stat}"] = value
+    return out
+
+
+def analyze(source: str | Path | xr.Dataset, bin=0.1, select: Sequence[str] = ()) -> xr.Dataset:
+    """Summary Dataset of a recording (path or Dataset) for ``neurosim analyze``.
+
+    Holds :meth:`NeurosimAccessor.summary` (spike records), the mean, minimum
+    and maximum of every recorded state variable (``{record}_{var}_mean`` ...),
+    the learning-curve summaries where the recording has curves, and the
+    source's provenance under ``source_*`` attributes. For a sweep store the
+    spike and state summaries are per sweep point, over the sweep dimensions
+    (``sweep_dimensions`` attribute), unless ``select`` (``KEY=VALUE`` items,
+    :func:`select_point`) picks one point.
+    """
+    ds = load_recording(source, neurosim_only=True) if isinstance(source, str | Path) else source
+    ds = select_point(ds, select)
+    dims = sweep_dimensions(ds)
+    out = _point_summaries(ds, dims, bin) if dims else _spikes_and_states(ds, bin)
     if curve_variables(ds):
         out = out.merge(ds.neurosim.learning_curves())
     out.attrs.update(
         {
             "analysed": now(),
             "source": str(source) if isinstance(source, str | Path) else "Dataset",
+            "sweep_dimensions": json.dumps(dims),
             **{f"source_{k}": v for k, v in ds.attrs.items() if isinstance(v, int | float | str)},
         }
     )
@@ -250,7 +329,32 @@ def _display(value: float, units: str) -> str:
 
 
 def report(summary: xr.Dataset) -> str:
-    """The text of ``neurosim analyze``: one line per spike record, state variable, curve."""
+    """The text of ``neurosim analyze``: one line per spike record, state variable, curve.
+
+    A sweep's summary (:func:`analyze`) gets one block per point, headed by its
+    sweep values.
+    """
+    dims = [d for d in json.loads(summary.attrs.get("sweep_dimensions", "[]")) if d in summary.dims]
+    lines = []
+    if dims:
+        for index in np.ndindex(*(summary.sizes[d] for d in dims)):
+            point = summary.isel(dict(zip(dims, index, strict=True)))
+            label = ", ".join(f"{d}={point[d].values}" for d in dims)
+            if "spikes" in point and np.isnan(np.asarray(point.spikes, float)).all():
+                lines.append(f"[{label}] not run yet")
+                continue
+            lines.append(f"[{label}]")
+            lines.extend(_point_lines(point))
+    else:
+        lines.extend(_point_lines(summary))
+    lines.extend(_curve_lines(summary))
+    if not lines:
+        lines.append("no spikes, state variables or learning curves in the recording")
+    return "\n".join(lines)
+
+
+def _point_lines(summary: xr.Dataset) -> list[str]:
+    """The spike table and state-variable lines of one recording's summary."""
     lines = []
     if summary.sizes.get("record", 0):
         header = ("record", "neurons", "spikes", "mean rate (Hz)", "active", "mean CV", "Fano")
@@ -275,6 +379,12 @@ def report(summary: xr.Dataset) -> str:
                 for s in ("mean", "min", "max")
             ]
             lines.append(f"{base}: " + ", ".join(parts))
+    return lines
+
+
+def _curve_lines(summary: xr.Dataset) -> list[str]:
+    """The learning-curve lines of a summary."""
+    lines = []
     for name in summary.data_vars:
         if str(name).endswith("_final"):
             da = summary[name]
@@ -288,6 +398,4 @@ def report(summary: xr.Dataset) -> str:
                     f"{base}: final {float(value):.4g} {units}, min {float(best):.4g} {units}"
                     + (" (median over seeds)" if "quantile" in da.dims else "")
                 )
-    if not lines:
-        lines.append("no spikes, state variables or learning curves in the recording")
-    return "\n".join(lines)
+    return lines

@@ -141,7 +141,7 @@ def spike_table(ds: xr.Dataset, record: str) -> tuple[np.ndarray, np.ndarray, np
     if times.ndim != 1:
         raise NeurosimError(
             f"{record}: the spike table has dims {neurons.dims}: select one sweep point first "
-            "(ds.isel(seed=0, ...))"
+            "(ds.isel(seed=0, ...); neurosim analyze summarises every point)"
         )
     real = ~np.isnan(times)
     index = np.asarray(neurons.values[real]).astype(np.int64)

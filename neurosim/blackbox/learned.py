@@ -698,9 +698,11 @@ def train_optimizer(
         spent = 0.0
     steps = range(start, config.iterations)
     if progress:
-        from tqdm.auto import tqdm
+        from neurosim.progress import progress_bar
 
-        steps = tqdm(steps, initial=start, total=config.iterations, desc=f"dim {config.dim}")
+        steps = progress_bar(
+            steps, initial=start, total=config.iterations, desc=f"dim {config.dim}"
+        )
     began = time.monotonic()
     for it in steps:
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + it)

@@ -416,9 +416,11 @@ def tune(
     started = now()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from neurosim.progress import progress_bar
 
-        bar = tqdm(total=budget, initial=len(trials.xs), desc=f"tune ({optimizer})", unit="trial")
+        bar = progress_bar(
+            total=budget, initial=len(trials.xs), desc=f"tune ({optimizer})", unit="trial"
+        )
     while len(trials.xs) < budget:
         x = trials.ask()
         sets = [p.setting(v) for p, v in zip(params, x, strict=True)]

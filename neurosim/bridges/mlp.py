@@ -235,9 +235,9 @@ def train_mlp(
     history.setdefault("order_sha256", [])
     epochs = range(start, config.epochs)
     if progress:
-        from tqdm.auto import tqdm
+        from neurosim.progress import progress_bar
 
-        epochs = tqdm(epochs, desc=f"{config.rule}", unit="epoch", initial=start,
+        epochs = progress_bar(epochs, desc=f"{config.rule}", unit="epoch", initial=start,
                       total=config.epochs)  # fmt: skip
     for epoch in epochs:
         order = torch.from_numpy(epoch_order(len(x), config.seed, epoch, config.shuffle))

@@ -812,6 +812,6 @@ def load_controller(checkpoint: str | Path) -> Controller:
 
 
 def _progress_bar(total: int, initial: int):
-    from tqdm.auto import tqdm
+    from neurosim.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, unit="step", desc="a3c")
+    return progress_bar(total=total, initial=initial, unit="step", desc="a3c")

@@ -567,13 +567,13 @@ def train(
             _soft_update(critic_target_tensors, critic_tensors, config.tau)
         return actor_loss.item(), critic_loss.item()
 
-    from tqdm.auto import tqdm
+    from neurosim.progress import progress_bar
 
     # A resumed run starts a new episode, seeded by the step for reproducibility.
     obs, _ = env.reset(seed=config.seed + step)
     episode_return, episode_length = 0.0, 0
     start, started = step, time.monotonic()
-    bar = tqdm(total=config.total_steps, initial=step, disable=not progress, unit="step")
+    bar = progress_bar(total=config.total_steps, initial=step, enabled=progress, unit="step")
     with StopSignals() as stop:
         while step < config.total_steps and stop.received is None:
             step += 1
