@@ -135,6 +135,15 @@ def _cmd_rl_train(args: argparse.Namespace) -> int:
              ("seed", args.seed)) if value is not None]  # fmt: skip
     config = make_config(args.algorithm, args.env, sets)
     out = args.out or Path("results") / f"{args.algorithm}_{args.env}_seed{config.seed}"
+    if not args.quiet:
+        # a default DDPG run is a million steps: say so before it starts (issue 18)
+        every = getattr(config, "eval_every", 0)
+        print(
+            f"{args.algorithm} on {config.env_id}: {config.total_steps:,} environment steps"
+            + (f", evaluated every {every:,}" if every else ", evaluated at the end")
+            + f", writing {out}",
+            flush=True,
+        )
     ds = train(args.algorithm, config, out, resume=args.resume, progress=not args.quiet)
     final = ds.evaluation_return.isel(evaluation=-1).values if ds.sizes["evaluation"] else []
     if len(final):

@@ -216,3 +216,17 @@ def test_progress_bars_show_on_terminals_only():
         and re.search(r"^\s*from tqdm|^\s*import tqdm", p.read_text(), re.M)
     ]
     assert direct == []
+
+
+def test_rl_train_says_how_long_it_will_run(tmp_path, capsys):
+    """Issue 18: a run announces its length (a default DDPG run is a million steps)."""
+    argv = ["rl-train", "ddpg", "--env", "Pendulum-v1", "--steps", "20",
+            "--set", "eval_episodes=1", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"ddpg on Pendulum-v1: 20 environment steps, evaluated every 1,000, "
+        f"writing {tmp_path / 'run'}"
+    )
+    assert main([*argv, "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    assert "environment steps" not in capsys.readouterr().out

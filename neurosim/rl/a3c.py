@@ -685,6 +685,10 @@ def train(
                     break
                 if kind == "episode":
                     log.episode(step, *payload)
+                    if bar is not None:
+                        # the mean of the last 10 episodes of all workers (issue 18)
+                        recent = [e[1] for e in log.episodes[-10:]]
+                        bar.set_postfix(return_last10=f"{np.mean(recent):.1f}", refresh=False)
                 elif kind == "loss":
                     log.loss(step, **payload)
                 elif kind == "done":
@@ -710,7 +714,11 @@ def train(
                     # Workers wait meanwhile: the evaluated policy is the one at
                     # `now`, and evaluation does not compete with them for cores.
                     pause.value = True
+                    if bar is not None:  # an evaluation is running, not a frozen bar
+                        bar.set_postfix_str(f"evaluating at step {counter.value}")
                     solved = _evaluate_during(config, shared, log, counter.value)
+                    if bar is not None:
+                        bar.set_postfix(eval_return=f"{np.mean(log.evaluations[-1][1]):.1f}")
                     stop.value = solved is not None
                     pause.value = False
         finally:

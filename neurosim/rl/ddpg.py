@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -573,6 +574,7 @@ def train(
     obs, _ = env.reset(seed=config.seed + step)
     episode_return, episode_length = 0.0, 0
     start, started = step, time.monotonic()
+    announced = False
     bar = progress_bar(total=config.total_steps, initial=step, enabled=progress, unit="step")
     with StopSignals() as stop:
         while step < config.total_steps and stop.received is None:
@@ -615,6 +617,17 @@ def train(
             if step % config.checkpoint_every == 0 or step == config.total_steps:
                 checkpoint()
             bar.update(1)
+            if progress and not announced and time.monotonic() - started > 10:
+                # the expected length of the run, from its measured speed (issue 18)
+                announced = True
+                rate = (step - start) / (time.monotonic() - started)
+                left = (config.total_steps - step) / max(rate, 1e-9)
+                length = f"{left / 3600:.1f} h" if left >= 3600 else f"{left / 60:.0f} min"
+                bar.write(
+                    f"ddpg: {rate:.0f} steps/s over the first 10 s: about {length} for the "
+                    f"{config.total_steps - step:,} steps left",
+                    file=sys.stderr,
+                )
         bar.close()
         env.close()
         steps_per_second = (step - start) / max(time.monotonic() - started, 1e-9)
