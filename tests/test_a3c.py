@@ -154,9 +154,18 @@ def test_feedback_alignment_differs_from_backprop(tmp_path):
 def test_stop_return_stops_early(tmp_path):
     config = tiny("CartPole-v1", total_steps=20_000, eval_every=500, stop_return=1.0)
     ds = train(config, tmp_path)
-    # Every episode returns at least 1: the first evaluation stops the run.
+    # Every episode returns at least 1: the first evaluation stops the run, and is
+    # its final one (issue 18: not repeated at the end)
     assert ds.attrs["global_step"] < 2000
-    assert ds.sizes["evaluation"] == 2
+    assert ds.sizes["evaluation"] == 1
+
+
+def test_no_evaluation_is_run_twice_at_the_last_step(tmp_path):
+    """Issue 18: total_steps a multiple of eval_every evaluates the last step once."""
+    ds = train(tiny("CartPole-v1", total_steps=2000, eval_every=500), tmp_path)
+    steps = ds.evaluation_step.values.tolist()
+    assert len(steps) == len(set(steps)) and steps[-1] == 2000
+    assert ds.sizes["evaluation"] >= 3  # the ones during training, then the final one
 
 
 @pytest.mark.parametrize(

@@ -709,7 +709,13 @@ def train(
                     # shared weights (Hogwild), the saved copy may mix two updates.
                     _save(path, config, shared, square_avg, log, now)
                     next_checkpoint += config.checkpoint_every
-                if next_eval and now >= next_eval and running and not stop.value:
+                # not at total_steps: the final evaluation below covers it (issue 18)
+                if (
+                    next_eval
+                    and next_eval <= now < config.total_steps
+                    and running
+                    and not stop.value
+                ):
                     next_eval = (now // config.eval_every + 1) * config.eval_every
                     # Workers wait meanwhile: the evaluated policy is the one at
                     # `now`, and evaluation does not compete with them for cores.
@@ -756,9 +762,14 @@ def train(
     if stopping.received is not None and solved is None and step < config.total_steps:
         raise stopping.interrupted(log, out, step, **attrs)
 
-    controller = shared.controller()
-    returns = evaluate(controller, config.env_id, config.eval_episodes, seed=config.seed + 10_000)
-    log.evaluation(step, returns)
+    if solved is None:
+        # (a run stopped by stop_return was just evaluated on all eval_episodes:
+        # that evaluation is its final one, not repeated)
+        controller = shared.controller()
+        returns = evaluate(
+            controller, config.env_id, config.eval_episodes, seed=config.seed + 10_000
+        )
+        log.evaluation(step, returns)
     log.write(out, **attrs)
     return log.dataset(**attrs)
 
