@@ -241,3 +241,29 @@ def test_load_weights_refuses_what_is_not_this_network(tmp_path):
     path = save_weights(tmp_path / "nan.npz", nan, shallow, {})
     with pytest.raises(NeurosimError, match=r"W_0 holds NaN or infinite weights"):
         load_weights(path, shallow, 784)
+
+
+@pytest.mark.parametrize(("terminal", "quiet"), [(True, False), (False, False), (True, True)])
+def test_training_reports_progress_within_an_epoch_on_a_terminal(
+    tmp_path, monkeypatch, terminal, quiet
+):
+    """Issue 18: Brian2's report inside the run, on a terminal only and not with --quiet."""
+    import sys
+
+    import neurosim.networks.segregated_protocol as sp
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def train(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(sp, "train", train)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal, raising=False)
+    protocol = load_protocol("segregated_mnist_demo", list(SMALL_OVERRIDES))
+    with pytest.raises(Stop):
+        sp.run_segregated(protocol, tmp_path, progress=not quiet)
+    assert seen.get("report") == ("stderr" if terminal and not quiet else None)

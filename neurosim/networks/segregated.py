@@ -1300,6 +1300,7 @@ def run_epoch(
     cache_dir: Path | None = None,
     rng: np.random.Generator | None = None,
     profile: bool = False,
+    report: str | None = None,
 ) -> tuple[Weights, dict[str, Any]]:
     """Run one epoch (training, quick tests, final test) as one Brian2 run.
 
@@ -1338,6 +1339,10 @@ def run_epoch(
         The epoch's generator; default ``default_rng([config.seed, epoch])``.
     profile : bool
         Record Brian2's per-code-object run times (``result["profile"]``).
+    report : str, optional
+        Brian2's progress report during the run: ``"stderr"`` prints how much
+        of the epoch is simulated every 10 s of wall time (from inside the
+        compiled program in ``cpp_standalone``); None is silent.
 
     Returns
     -------
@@ -1421,7 +1426,12 @@ def run_epoch(
         else:
             b2.seed(seed)
         start = time.perf_counter()
-        h.net.run(len(schedule.phase) * b2.ms, profile=profile)
+        h.net.run(
+            len(schedule.phase) * b2.ms,
+            profile=profile,
+            report=report,
+            report_period=10 * b2.second,
+        )
         if standalone_dir is not None:
             b2.device.build(
                 directory=str(standalone_dir), compile=True, run=True, with_output=False

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 import zipfile
 import zlib
@@ -359,6 +360,10 @@ def run_segregated(
             f"({protocol.target}); checkpoint {checkpoint}",
             flush=True,
         )
+        # within an epoch: Brian2's own report, on a terminal only (issue 18: make
+        # demo was silent for its minute of training)
+        if sys.stderr.isatty():
+            options["report"] = "stderr"
     clock = time.perf_counter()
     result = train(
         config,
