@@ -76,21 +76,27 @@ def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
 
 
 def plot_raster(ds: xr.Dataset, path: str | Path) -> list[Path]:
-    """Spike raster of every recorded population, time in ms."""
+    """Spike raster of every recorded population over the whole recorded run, time in ms."""
+    from matplotlib.ticker import MaxNLocator
+
+    from neurosim.analysis.spikes import spike_table, t_stop
+
     records = _records(ds, "_spike")
     if not records:
         raise NeurosimError(f"{path}: the recording has no spikes to plot")
     fig, axes = plt.subplots(len(records), 1, figsize=(8, 2.5 * len(records)), squeeze=False)
     for ax, rec in zip(axes[:, 0], records, strict=True):
-        ax.plot(
-            ds[f"{rec}_spike_time"].values * 1e3,
-            ds[f"{rec}_spike_neuron"].values,
-            "|",
-            ms=4,
-            color="k",
-        )
-        ax.set_ylabel(f"{rec} neuron")
+        times, neurons, every = spike_table(ds, rec)
+        ax.plot(times * 1e3, neurons, "|", ms=4, color="k")
+        # the whole run, not only the window around the spikes (issue 18)
+        ax.set_xlim(0.0, t_stop(ds, rec) * 1e3)
+        ax.set_ylim(-0.5, max(len(every), 1) - 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"{rec} neuron (index)")
+        ax.set_title(f"{rec}: {len(times)} spikes from {len(every)} neurons", fontsize=10)
     axes[-1, 0].set_xlabel("time (ms)")
+    name = ds.attrs.get("protocol_name")
+    fig.suptitle(f"Spike raster{f' of {name}' if name else ''}")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 

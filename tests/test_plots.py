@@ -92,3 +92,26 @@ def test_missing_data_is_a_one_line_error(tmp_path, kind, message):
 def test_rates_plot_of_a_silent_population_still_draws(tmp_path):
     (path,) = plot(recording({}, size=3), "rates", tmp_path / "r.png")
     assert path.read_bytes().startswith(PNG)
+
+
+def test_raster_spans_the_run_with_integer_neuron_ticks(tmp_path, monkeypatch):
+    """Issue 18: the x axis is the recorded run, not the window around the spikes."""
+    import neurosim.plotting
+
+    figures = []
+    real_save = neurosim.plotting.save_figure
+
+    def keep(fig, path):
+        figures.append(fig)
+        return real_save(fig, path)
+
+    monkeypatch.setattr(neurosim.plotting, "save_figure", keep)
+    ds = recording({0: [0.0255], 2: [0.0261]}, size=4, duration=0.4)
+    plot(ds, "raster", tmp_path / "r.png")
+    (ax,) = figures[0].axes
+    assert ax.get_xlim() == (0.0, 400.0)  # ms, the whole 0.4 s run
+    assert ax.get_ylim() == (-0.5, 3.5)  # all four neurons, the silent ones too
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    assert ax.get_xlabel() == "time (ms)" and "neuron" in ax.get_ylabel()
+    assert ax.get_title() == "cell: 2 spikes from 4 neurons"
+    assert figures[0]._suptitle.get_text() == "Spike raster of tiny"
