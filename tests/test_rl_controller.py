@@ -41,6 +41,39 @@ def test_brian2_controller_matches_torch_returns_and_activations(tmp_path):
     assert ds.attrs["env_id"] == "Pendulum-v1" and "brian2_version" in ds.attrs
     for plot in (plot_activity, plot_pca, plot_tuning):
         assert plot(ds, tmp_path / f"{plot.__name__}.png").stat().st_size > 1000
+    _check_figures(ds, tmp_path)
+
+
+def _check_figures(ds, tmp_path):
+    """Issue 18: observation rows named from the environment, colourbars, episodes marked."""
+    import neurosim.rl.analysis as analysis
+
+    figures = []
+    real_save = analysis.save_figure
+
+    def keep(fig, path):
+        figures.append(fig)
+        return real_save(fig, path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(analysis, "save_figure", keep)
+        plot_activity(ds, tmp_path / "a.png")
+        plot_tuning(ds, tmp_path / "t.png")
+    activity, tuning = figures
+    names = ["cos theta", "sin theta", "angular velocity"]
+    first = activity.axes[0]
+    assert [t.get_text() for t in first.get_yticklabels()] == names
+    # one colourbar per layer image (inset axes), labelled
+    images = [ax for ax in activity.axes if ax.images]
+    assert len(images) == len(analysis.layer_names(ds)) and all(ax.child_axes for ax in images)
+    assert all(ax.child_axes[0].get_ylabel() == "rate (1)" for ax in images)
+    # the second episode's start, at step 200 of 0.05 s (Pendulum's dt)
+    starts = {line.get_xdata()[0] for line in first.lines}
+    assert starts == {200 * ds.attrs["dt"]}
+    assert "Pendulum-v1" in activity._suptitle.get_text()
+    main_ax = tuning.axes[0]
+    assert [t.get_text() for t in main_ax.get_xticklabels()] == names
+    assert "Pendulum-v1" in main_ax.get_title() and len(tuning.axes) == 2  # + colourbar
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))

@@ -23,7 +23,9 @@ from neurosim.errors import NeurosimError
 from neurosim.plotting import save_figure
 
 __all__ = [
+    "OBSERVATION_NAMES",
     "layer_names",
+    "observation_names",
     "plot_activity",
     "plot_pca",
     "plot_tuning",
@@ -60,6 +62,27 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (a.T @ b) / norm
     return np.where(norm > 0, out, np.nan)  # a silent unit has no tuning
+
+
+#: What each observation variable of the environments in this repo is (gymnasium's
+#: documentation), for axis labels; other environments get "observation k".
+OBSERVATION_NAMES = {
+    "CartPole-v1": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+    "Acrobot-v1": (
+        "cos theta1", "sin theta1", "cos theta2", "sin theta2",
+        "theta1 angular velocity", "theta2 angular velocity",
+    ),
+    "Pendulum-v1": ("cos theta", "sin theta", "angular velocity"),
+    "MountainCar-v0": ("car position", "car velocity"),
+    "MountainCarContinuous-v0": ("car position", "car velocity"),
+}  # fmt: skip
+
+
+def observation_names(ds: xr.Dataset) -> list[str]:
+    """Names of the observation variables of a closed-loop recording's environment."""
+    n = ds.sizes["obs_dim"]
+    names = OBSERVATION_NAMES.get(str(ds.attrs.get("env_id", "")), ())
+    return list(names) if len(names) == n else [f"observation {k}" for k in range(n)]
 
 
 def tuning_correlation(ds: xr.Dataset, layer: str) -> xr.DataArray:
@@ -137,9 +160,12 @@ def plot_tuning(ds: xr.Dataset, path: str | Path, layer: str | None = None) -> P
     fig, ax = plt.subplots(figsize=(4 + corr.shape[1] * 0.3, 5))
     im = ax.imshow(corr.values[order], aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
                    interpolation="nearest")  # fmt: skip
+    ax.set_xticks(range(corr.shape[1]), observation_names(ds), rotation=45, ha="right")
     ax.set_xlabel("observation variable")
+    ax.set_title(f"Tuning of {layer} to the observations ({ds.attrs.get('env_id', '')})")
     ax.set_ylabel(f"{layer} unit (sorted by preferred variable)")
     fig.colorbar(im, ax=ax, label="correlation of rate with variable")
+    fig.tight_layout()
     return save_figure(fig, Path(path))
 
 
@@ -165,17 +191,44 @@ def plot_pca(ds: xr.Dataset, path: str | Path, layer: str | None = None) -> Path
 
 
 def plot_activity(ds: xr.Dataset, path: str | Path) -> Path:
-    """Raster-like image of every layer's rates against time, with observations and actions."""
+    """Every layer's rates against time as images, then the actions; episodes marked.
+
+    The first layer is the observation layer: its rows are named from the
+    environment (:data:`OBSERVATION_NAMES`). Each image has its colourbar;
+    dashed lines mark where a new episode starts.
+    """
+    from matplotlib.ticker import MaxNLocator
+
     names = layer_names(ds)
-    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(8, 2 + 1.6 * len(names)), sharex=True)
+    fig, axes = plt.subplots(
+        len(names) + 1, 1, figsize=(9, 2 + 1.8 * len(names)), sharex=True, squeeze=False
+    )
+    axes = axes[:, 0]
     dt = float(ds.attrs.get("dt", 1.0))
     t = np.arange(ds.sizes["step"]) * dt
-    for ax, layer in zip(axes[:-1], names, strict=True):
+    episodes = np.asarray(ds.step_episode.values)
+    starts = t[1:][np.diff(episodes) != 0]
+    for k, (ax, layer) in enumerate(zip(axes[:-1], names, strict=True)):
         r = rates(ds, layer)
-        ax.imshow(r.T, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis",
-                  extent=(t[0], t[-1] + dt, -0.5, r.shape[1] - 0.5))  # fmt: skip
-        ax.set_ylabel(f"{layer}\nunit")
+        im = ax.imshow(r.T, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis",
+                       extent=(t[0], t[-1] + dt, -0.5, r.shape[1] - 0.5))  # fmt: skip
+        # beside the panel, not shrinking it: the time axes stay aligned
+        fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)), label="rate (1)")
+        if k == 0 and r.shape[1] == ds.sizes["obs_dim"]:
+            ax.set_yticks(range(r.shape[1]), observation_names(ds), fontsize=7)
+            ax.set_ylabel(f"{layer}\n(observations)")
+        else:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(f"{layer}\nunit")
     axes[-1].plot(t, ds.action.values, lw=0.8)
     axes[-1].set_ylabel("action")
     axes[-1].set_xlabel("time (s)")
+    for ax in axes:
+        for start in starts:
+            ax.axvline(start, color="w" if ax is not axes[-1] else "k", ls="--", lw=0.8)
+    fig.suptitle(
+        f"Actor as a Brian2 rate network on {ds.attrs.get('env_id', '')}: "
+        f"{len(np.unique(episodes))} episode(s), dashed lines at episode starts"
+    )
+    fig.tight_layout()
     return save_figure(fig, Path(path))
