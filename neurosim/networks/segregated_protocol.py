@@ -711,8 +711,24 @@ def plot_compartments(ds: xr.Dataset, path: str | Path) -> list[Path]:
     axes = np.atleast_1d(axes)
     steps = ds[names[0]][ds[names[0]].dims[0]].values
     for ax, name in zip(axes, names, strict=True):
-        ax.plot(steps, ds[name].values, lw=0.8)
-        ax.set_ylabel(f"{name.split('_')[1]} ({ds[name].attrs['compartment']})")
+        lines = ax.plot(steps, ds[name].values, lw=0.8)
+        # the model's potentials are dimensionless (Guerguiev et al. 2017): "a.u."
+        ax.set_ylabel(f"{name.split('_')[1]} ({ds[name].attrs['compartment']}), a.u.")
+    neurons = ds[names[0]].dims[1] if ds[names[0]].ndim > 1 else None
+    if neurons is not None and len(lines) <= 10:
+        axes[0].legend(
+            lines,
+            [f"neuron {int(n)}" for n in ds[neurons].values],
+            fontsize=7,
+            ncol=len(lines),
+            loc="lower left",
+            frameon=False,
+        )
+    fig.suptitle(
+        f"Hidden-layer compartment potentials of {len(lines)} neurons during training "
+        "(dimensionless model units)",
+        fontsize=10,
+    )
     if "phase_start" in ds and len(steps):
         starts, kinds = ds.phase_start.values, ds.phase_kind.values
         labels = ds.phase_label.values if "phase_label" in ds else None
