@@ -37,6 +37,7 @@ from neurosim.networks.projections import (
     population_positions,
     target_inputs,
 )
+from neurosim.progress import brian2_report
 from neurosim.protocol import Protocol, Stimulus
 from neurosim.recording import (
     final_synapse_arrays,
@@ -303,27 +304,6 @@ def _free_before_binary(device) -> None:
     device.run = run_freed  # the instance's, until the device is reset
 
 
-class _Progress:
-    """Brian2 ``report`` callback drawing a tqdm bar."""
-
-    def __init__(self, label: str):
-        from neurosim.progress import progress_bar
-
-        self.bar = progress_bar(
-            total=100,
-            desc=label,
-            unit="%",
-            leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
-        )
-
-    def __call__(self, elapsed, completed, start, duration):
-        self.bar.n = round(100 * float(completed), 1)
-        self.bar.refresh()
-        if completed >= 1:
-            self.bar.close()
-
-
 def run_protocol(
     protocol: Protocol,
     out_dir: str | Path | None = None,
@@ -588,9 +568,7 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
             )
             monitors.append((rec, state, spikes))
             net.add(*(m for m in (state, spikes) if m is not None))
-        report = None
-        if progress:
-            report = "stderr" if protocol.target == "cpp_standalone" else _Progress(protocol.name)
+        report = brian2_report(protocol.name, protocol.target == "cpp_standalone", progress)
         run_start = time.perf_counter()
         net.run(protocol.duration, report=report, report_period=1 * brian2.second)
         timing = _timing(protocol.target, clock, run_start)

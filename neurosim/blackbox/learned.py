@@ -257,14 +257,8 @@ class GatedLSTMOptimizer(_RecurrentOptimizer):
 
     def draw_noise(self, batch: int, generator: torch.Generator | None = None):
         """The noise of ``batch`` proposals (:attr:`noises`), drawn on the CPU by ``generator``."""
-        d = self.dim
-        uniform = torch.rand(batch, d, generator=generator) * 2 - 1
-        normal = torch.randn(batch, d, generator=generator)
-        if "logistic" not in self.noises:
-            return uniform, normal
-        # logistic noise by inversion; clamped so that log(0) cannot occur
-        v = torch.rand(batch, 1, generator=generator).clamp(1e-7, 1 - 1e-7)
-        return uniform, normal, torch.log(v) - torch.log1p(-v)
+        uniform = torch.rand(batch, self.dim, generator=generator) * 2 - 1
+        return uniform, torch.randn(batch, self.dim, generator=generator)
 
     def explore_weight(self, gate_pre: torch.Tensor, noise: tuple) -> torch.Tensor:
         """How much of the uniform point a query takes, (B, 1): here the gate itself."""
@@ -310,6 +304,13 @@ class MixtureLSTMOptimizer(GatedLSTMOptimizer):
     #: nearly always takes one side (0.1: a gate of 0.05 leaves 91 % of the
     #: queries within 1e-3 of the local step), high enough for a gradient.
     temperature = 0.1
+
+    def draw_noise(self, batch: int, generator: torch.Generator | None = None):
+        """The gated network's noise, then the logistic noise of the choice (B, 1)."""
+        uniform, normal = super().draw_noise(batch, generator)
+        # logistic noise by inversion; clamped so that log(0) cannot occur
+        v = torch.rand(batch, 1, generator=generator).clamp(1e-7, 1 - 1e-7)
+        return uniform, normal, torch.log(v) - torch.log1p(-v)
 
     def explore_weight(self, gate_pre: torch.Tensor, noise: tuple) -> torch.Tensor:
         """The relaxed Bernoulli draw ``sigmoid((gate_pre + logistic) / temperature)``, (B, 1)."""

@@ -311,14 +311,7 @@ def _validate(protocol, params, metric, overrides) -> Protocol:
 #: 100 better than random search on all 26 families, better than CMA-ES on 12, level on
 #: 11, worse on 3 (Levy1, Rastrigin4, Levy6); at steps 25 and 50 better than CMA-ES on
 #: 23 and 21 and never worse.
-AUTO_OPTIMIZER = {
-    1: "learned",
-    2: "learned",
-    3: "learned",
-    4: "learned",
-    5: "learned",
-    6: "learned",
-}
+AUTO_OPTIMIZER = dict.fromkeys(range(1, 7), "learned")
 
 
 #: The learned optimizer's training horizon: beyond it, ``auto`` falls back to CMA-ES

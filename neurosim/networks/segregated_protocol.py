@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 import time
 import zipfile
 import zlib
@@ -56,6 +55,7 @@ from neurosim.networks.segregated import (
 )
 from neurosim.paths import user_path
 from neurosim.plotting import PLOTS, save_figure
+from neurosim.progress import brian2_report
 from neurosim.protocol import Protocol
 from neurosim.recording import now
 from neurosim.runner import (
@@ -360,10 +360,9 @@ def run_segregated(
             f"({protocol.target}); checkpoint {checkpoint}",
             flush=True,
         )
-        # within an epoch: Brian2's own report, on a terminal only (issue 18: make
-        # demo was silent for its minute of training)
-        if sys.stderr.isatty():
-            options["report"] = "stderr"
+    # within an epoch: Brian2's own report, on a terminal only (issue 18: make
+    # demo was silent for its minute of training)
+    options["report"] = brian2_report(protocol.name, protocol.target == "cpp_standalone", progress)
     clock = time.perf_counter()
     result = train(
         config,
