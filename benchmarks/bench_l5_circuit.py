@@ -153,6 +153,8 @@ def figure(args) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from neurosim.plotting import save_figure
+
     n = args.fig_n_pyr
     reduced = [
         f"populations.pyr.n={n}",
@@ -165,14 +167,16 @@ def figure(args) -> Path:
 
     fig = plt.figure(figsize=(13, 10))
     grid = fig.add_gridspec(len(TRACE_CONDITIONS) + 1, 3, height_ratios=[1] * 4 + [1.6])
+    ax = None
     for row, (label, overrides) in enumerate(TRACE_CONDITIONS.items()):
         ds = run(overrides)
-        ax = fig.add_subplot(grid[row, :])
+        # one time axis for the trace rows, labelled below the last
+        ax = fig.add_subplot(grid[row, :], sharex=ax)
         t = ds["pyr_time"].values * 1e3
         keep = (t >= 500) & (t < 1500)
         ax.plot(t[keep], ds["pyr_v_s"].values[keep, 0] * 1e3, lw=0.6, label="soma v_s")
         ax.plot(t[keep], ds["pyr_v_a"].values[keep, 0] * 1e3, lw=0.6, label="apical v_a")
-        ax.set_ylabel("mV")
+        ax.set_ylabel("potential (mV)")
         ax.set_title(
             f"{label}: rate {float(ds['bursts_rate']):.1f} Hz, burst fraction "
             f"{float(ds['bursts_fraction']):.2f}, Ca plateaus "
@@ -193,21 +197,37 @@ def figure(args) -> Path:
         rate = [curves[som, a][1] for a in APICAL_RATES]
         ax_f.plot(APICAL_RATES, np.nan_to_num(frac), "o-", label=f"SOM drive {som} Hz")
         ax_r.plot(APICAL_RATES, rate, "o-", label=f"SOM drive {som} Hz")
-    ax_f.set(xlabel="apical (feedback) input rate (Hz)", ylabel="burst fraction")
-    ax_r.set(xlabel="apical (feedback) input rate (Hz)", ylabel="somatic rate (Hz)")
+    ax_f.set(
+        xlabel="apical (feedback) input rate (Hz)",
+        ylabel="burst fraction (dimensionless)",
+        title="Bursting against apical drive",
+    )
+    ax_r.set(
+        xlabel="apical (feedback) input rate (Hz)",
+        ylabel="somatic rate (Hz)",
+        title="Firing rate against apical drive",
+    )
     ax_f.legend(fontsize=8)
     ax_pv = fig.add_subplot(grid[-1, 2])
     pv = [run([f"projections.pv_pyr.weight={w} nS"]) for w in PV_WEIGHTS]
     ax_pv.plot(PV_WEIGHTS, [float(ds["bursts_rate"]) for ds in pv], "o-", label="somatic rate")
-    ax_pv.set(xlabel="PV -> soma weight (nS)", ylabel="somatic rate (Hz)")
+    ax_pv.set(
+        xlabel="PV -> soma weight (nS)",
+        ylabel="somatic rate (Hz)",
+        title="Somatic inhibition by PV cells",
+    )
     ax_pv2 = ax_pv.twinx()
     ax_pv2.plot(PV_WEIGHTS, [float(ds["bursts_fraction"]) for ds in pv], "s--", color="C3")
-    ax_pv2.set_ylabel("burst fraction", color="C3")
-    fig.suptitle(f"l5_circuit ({n} pyramidal cells), 500-1500 ms", fontsize=11)
+    ax_pv2.set_ylabel("burst fraction (dimensionless, red)", color="C3")
+    fig.suptitle(
+        f"Layer-5 pyramidal cells with PV and SOM interneurons (l5_circuit, {n} pyramidal "
+        "cells): cell 0's soma and apical potentials, 500-1500 ms, and averages over all cells",
+        fontsize=11,
+    )
     fig.tight_layout()
     out = REPO / "docs" / "figures" / "l5_circuit.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out)
     for som in SOM_RATES:
         row = ", ".join(f"{a} Hz: {curves[som, a][0]:.3f}" for a in APICAL_RATES)
         print(f"burst fraction, SOM drive {som} Hz: {row}")

@@ -175,8 +175,13 @@ def _figures(result: dict, nest: list, ours: list, out: Path) -> None:
     from neurosim.plotting import save_figure
 
     pops = list(result)
-    fig, axes = plt.subplots(len(STATISTICS), len(pops), figsize=(2.2 * len(pops), 6.5))
+    fig, axes = plt.subplots(len(STATISTICS), len(pops), figsize=(2.2 * len(pops), 7.2))
     limits = {"rate": (0, 20), "cv": (0, 1.5), "cc": (-0.02, 0.02)}
+    names = {
+        "rate": "rate (Hz)",
+        "cv": "ISI CV (dimensionless)",
+        "cc": "spike-count correlation\n(2 ms bins, dimensionless)",
+    }
     for row, stat in enumerate(STATISTICS):
         bins = np.linspace(*limits[stat], 41)
         for col, pop in enumerate(pops):
@@ -194,8 +199,13 @@ def _figures(result: dict, nest: list, ours: list, out: Path) -> None:
             if row == 0:
                 ax.set_title(pop)
             if col == 0:
-                ax.set_ylabel(stat)
+                ax.set_ylabel("probability density")
+            ax.set_xlabel(names[stat], fontsize=8)
     axes[0, 0].legend(fontsize=7)
+    fig.suptitle(
+        f"Per-neuron statistics of each population, {len(nest)} NEST and {len(ours)} "
+        "neurosim realisations (one line each)"
+    )
     fig.tight_layout()
     save_figure(fig, out / "distributions.png")
     fig, axes = plt.subplots(1, len(STATISTICS), figsize=(12, 3.5), sharey=True)
@@ -205,8 +215,13 @@ def _figures(result: dict, nest: list, ours: list, out: Path) -> None:
             between = result[pop][stat]["between"]
             ax.plot(np.full(len(between), k + 1.25), between, ".", color="C3", ms=4)
         ax.set_xticks(range(1, len(pops) + 1), pops, rotation=45)
-        ax.set_title(f"KS distance, {stat}")
-    axes[0].set_ylabel("box: NEST-NEST; red: neurosim-NEST")
+        ax.set_xlabel("population")
+        ax.set_title(names[stat].replace("\n", " "), fontsize=10)
+    axes[0].set_ylabel("KS distance (dimensionless)")
+    fig.suptitle(
+        "Kolmogorov-Smirnov distances: between NEST seeds (box) "
+        "and from each neurosim seed to each NEST seed (red dots)"
+    )
     fig.tight_layout()
     save_figure(fig, out / "ks_distances.png")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -30,6 +31,12 @@ __all__ = [
 ]
 
 
+def _of(ds: xr.Dataset) -> str:
+    """`` of NAME`` for a title, if the recording names its protocol."""
+    name = ds.attrs.get("protocol_name")
+    return f" of {name}" if name else ""
+
+
 def _records(ds: xr.Dataset, suffix: str) -> list[str]:
     return sorted(str(d)[: -len(suffix)] for d in ds.dims if str(d).endswith(suffix))
 
@@ -37,13 +44,34 @@ def _records(ds: xr.Dataset, suffix: str) -> list[str]:
 def save_figure(fig, path: Path) -> Path:
     """Save a figure atomically (format from the suffix) and close it."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip("."))
+        # "tight": colourbars and legends placed beside the axes are never cut off
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip("."), bbox_inches="tight")
     plt.close(fig)
     return path
 
 
+def _unit(units: str) -> tuple[float, str]:
+    """Display factor and label of a unit name: mV for volt, "dimensionless" for 1."""
+    if units in ("", "1"):
+        return 1.0, "dimensionless"
+    return DISPLAY_UNITS.get(units, (1.0, units))
+
+
+#: What a quantity of each unit is, for titles in words.
+_QUANTITIES = {"volt": "potentials", "amp": "currents", "siemens": "conductances"}
+
+
+def neuron_labels(da: xr.DataArray) -> dict[int, str]:
+    """The names a protocol gave its recorded neurons (``labels``), by neuron index."""
+    text = da.attrs.get("neuron_labels")
+    return {int(k): v for k, v in json.loads(text).items()} if text else {}
+
+
 def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
-    """One panel per recorded state variable, all neurons, time in ms."""
+    """One panel per recorded state variable, all neurons, time in ms.
+
+    Neurons are named in the legend by the record's ``labels`` if it has them.
+    """
     panels = [
         v for v in ds.data_vars if len(ds[v].dims) == 2 and str(ds[v].dims[0]).endswith("_time")
     ]
@@ -54,23 +82,26 @@ def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
     )
     for ax, var in zip(axes[:, 0], panels, strict=True):
         da = ds[var]
-        factor, label = DISPLAY_UNITS.get(
-            da.attrs.get("units", ""), (1.0, da.attrs.get("units", "1"))
-        )
+        factor, label = _unit(da.attrs.get("units", ""))
         t = da[da.dims[0]].values * 1e3
         lines = ax.plot(t, da.values * factor, lw=1)
+        names = neuron_labels(da)
         if 1 < len(lines) <= 10:
             ax.legend(
                 lines,
-                [f"neuron {k}" for k in da[da.dims[1]].values],
+                [names.get(int(k), f"neuron {k}") for k in da[da.dims[1]].values],
                 fontsize=7,
                 frameon=False,
                 loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),  # beside the panel, never over the traces
             )
         comp = da.attrs.get("compartment")
         ax.set_ylabel(f"{da.attrs.get('variable', var)} ({label})" + (f"\n{comp}" if comp else ""))
     axes[-1, 0].set_xlabel("time (ms)")
-    fig.suptitle(ds.attrs.get("protocol_name", ""))
+    kinds = dict.fromkeys(
+        _QUANTITIES.get(ds[v].attrs.get("units"), "state variables") for v in panels
+    )
+    fig.suptitle(f"Recorded {' and '.join(kinds)}{_of(ds)}")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -91,12 +122,15 @@ def plot_raster(ds: xr.Dataset, path: str | Path) -> list[Path]:
         # the whole run, not only the window around the spikes (issue 18)
         ax.set_xlim(0.0, t_stop(ds, rec) * 1e3)
         ax.set_ylim(-0.5, max(len(every), 1) - 0.5)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(f"{rec} neuron (index)")
+        names = neuron_labels(ds[f"{rec}_spike_neuron"])
+        if names and len(every) <= 20:  # the protocol's names for its neurons
+            ax.set_yticks(range(len(every)), [names.get(k, str(k)) for k in range(len(every))])
+        else:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"{rec} neuron" + ("" if names else " (index)"))
         ax.set_title(f"{rec}: {len(times)} spikes from {len(every)} neurons", fontsize=10)
     axes[-1, 0].set_xlabel("time (ms)")
-    name = ds.attrs.get("protocol_name")
-    fig.suptitle(f"Spike raster{f' of {name}' if name else ''}")
+    fig.suptitle(f"Spike raster{_of(ds)}")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -113,10 +147,11 @@ def plot_fi_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5, 4))
     for name in curves:
         current = ds[f"{name}_current"]
-        factor, label = DISPLAY_UNITS.get(current.attrs["units"], (1.0, current.attrs["units"]))
+        factor, label = _unit(current.attrs["units"])
         ax.plot(current.values * factor, ds[f"{name}_rate"].values, "o-", ms=3, label=name)
     ax.set_xlabel(f"injected current ({label})")
     ax.set_ylabel("firing rate (Hz)")
+    ax.set_title("Firing rate against injected current (f-I curve)", fontsize=10)
     ax.legend(frameon=False)
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
@@ -143,6 +178,7 @@ def plot_rates(ds: xr.Dataset, path: str | Path, bin=0.01) -> list[Path]:
         ax.set_ylabel(f"{rec} rate (Hz)")
         ax.legend(frameon=False, fontsize=7, loc="upper left")
     axes[-1, 0].set_xlabel(f"time (ms), {bin * 1e3:g} ms bins")
+    fig.suptitle(f"Firing rates in {bin * 1e3:g} ms bins")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -168,12 +204,14 @@ def plot_activity(ds: xr.Dataset, path: str | Path, neurons: int = 50, bin=0.001
         few = index < neurons
         raster, rate = axes[2 * k, 0], axes[2 * k + 1, 0]
         raster.plot(times[few] * 1e3, index[few], "|", ms=3, color="k")
-        raster.set_ylabel(f"{rec}\nneuron")
+        raster.set_ylabel(f"{rec}\nneuron (index)")
         edges = np.arange(0.0, end + bin / 2, bin)
         counts, _ = np.histogram(times, edges)
         rate.plot(edges[:-1] * 1e3, counts / (size * bin), color="k", lw=0.6)
         rate.set_ylabel(f"{rec} rate (Hz)")
     axes[-1, 0].set_xlabel(f"time (ms), population rate in {bin * 1e3:g} ms bins")
+    shown = f"the first {neurons}" if size > neurons else "all"  # of the last record
+    fig.suptitle(f"Spikes of {shown} neurons and the population rate")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -190,37 +228,52 @@ def _weight_names(ds: xr.Dataset) -> list[str]:
 
 
 def plot_weights(ds: xr.Dataset, path: str | Path, units: int = 25) -> list[Path]:
-    """Weight matrices as images.
+    """Weight matrices as images, with a colourbar in the weights' unit.
 
     A matrix whose inputs form a square image (784 = 28 x 28) is drawn as the
-    receptive fields of its first ``units`` rows; any other as one image.
+    receptive fields of its first ``units`` rows, on one colour scale; any
+    other as one image, rows (outputs) against columns (inputs).
     """
     names = _weight_names(ds)
     if not names:
         raise NeurosimError(f"{path}: the recording has no weight matrices (W_* or *weight*)")
     name = names[0]
     values = ds[name].values
+    _, unit = _unit(ds[name].attrs.get("units", "1"))
     side = round(np.sqrt(values.shape[1]))
     if side * side == values.shape[1] and side >= 4:
         count = min(units, values.shape[0])
         cols = int(np.ceil(np.sqrt(count)))
         rows = int(np.ceil(count / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(1.3 * cols + 1.0, 1.3 * rows + 0.6), squeeze=False
+        )
         # one symmetric colour scale for all units, so fields compare by eye
         scale = float(np.nanmax(np.abs(values[:count]))) or 1.0
         for k, ax in enumerate(axes.flat):
             ax.axis("off")
             if k < count:
-                ax.imshow(values[k].reshape(side, side), cmap="RdBu_r", vmin=-scale, vmax=scale)
+                image = ax.imshow(
+                    values[k].reshape(side, side), cmap="RdBu_r", vmin=-scale, vmax=scale
+                )
                 ax.set_title(f"unit {k}", fontsize=7)
-        fig.suptitle(f"{name}: receptive fields ({ds[name].attrs.get('units', '1')})")
+        fig.suptitle(
+            f"Input weights of the first {count} units of {name}, "
+            f"each drawn as a {side} x {side} image"
+        )
+        fig.tight_layout()
+        fig.colorbar(image, ax=axes, shrink=0.6, fraction=0.04, pad=0.02, label=f"weight ({unit})")
     else:
         fig, ax = plt.subplots(figsize=(6, 5))
         image = ax.imshow(values, aspect="auto", cmap="RdBu_r", interpolation="nearest")
         dims = ds[name].dims
-        ax.set(ylabel=str(dims[0]), xlabel=str(dims[1]), title=name)
-        fig.colorbar(image, ax=ax, label=ds[name].attrs.get("units", "1"))
-    fig.tight_layout()
+        ax.set(
+            ylabel=f"{dims[0]} (index)",
+            xlabel=f"{dims[1]} (index)",
+            title=f"Weight matrix {name}: {dims[0]} against {dims[1]}",
+        )
+        fig.colorbar(image, ax=ax, label=f"{name} ({unit})")
+        fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
 
@@ -232,11 +285,12 @@ def _curve_x(ds: xr.Dataset, da: xr.DataArray) -> tuple[np.ndarray, str]:
     dim = da.dims[-1]
     for name, coord in da.coords.items():
         if coord.dims == (dim,) and np.issubdtype(coord.dtype, np.number):
-            return np.broadcast_to(coord.values, da.shape), str(name)
+            label = "training examples" if "example" in str(name) else str(name)
+            return np.broadcast_to(coord.values, da.shape), label
     for other in ds.data_vars.values():
         if other.attrs.get("units") == "examples" and set(other.dims) == set(da.dims):
             return other.transpose(*da.dims).values, "training examples"
-    return np.broadcast_to(np.arange(da.sizes[dim]), da.shape), str(dim)
+    return np.broadcast_to(np.arange(da.sizes[dim]), da.shape), f"{dim} (index)"
 
 
 def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
@@ -261,7 +315,12 @@ def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
         ax.set_ylabel(ylabel)
         if "angle" in ylabel:
             ax.axhline(90, color="k", lw=0.5, ls="--")
+            ax.set_title("Alignment angle (90 degree: orthogonal)", fontsize=10)
+        else:
+            ax.set_title("Error during training", fontsize=10)
         ax.legend(frameon=False, fontsize=7)
+    what = " and ".join(g.split(" (")[0] for g in groups)
+    fig.suptitle(f"Learning curves{_of(ds)}: {what} during training")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -290,6 +349,10 @@ def _draw_curve(ax, ds: xr.Dataset, da: xr.DataArray) -> None:
             band = (np.atleast_2d(low)[k][ok], np.atleast_2d(high)[k][ok])
             ax.fill_between(x[k][ok], *band, color=line.get_color(), alpha=0.2)
     ax.set_xlabel(xlabel)
+    if xlabel == "epoch":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _neuron_counts(ds: xr.Dataset, rec: str) -> int:
@@ -327,8 +390,13 @@ def plot_stacked_raster(
         ticks.append((-(top + (n - 1) // stride / 2), rec))
         top += (n - 1) // stride + 1 + 5
     ax.set_yticks([y for y, _ in ticks], [label for _, label in ticks])
+    ax.set_ylabel("population")
     ax.set_xlabel("time (ms)")
     ax.set_xlim(start * 1e3, duration * 1e3)
+    ax.set_title(
+        f"Spikes of every population, last {window * 1e3:g} ms (at most {neurons} neurons each)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -355,7 +423,9 @@ def plot_rate_boxplot(ds: xr.Dataset, path: str | Path) -> list[Path]:
     ax.plot([r.mean() for r in rates], range(1, len(rates) + 1), "D", color="C3", ms=4)
     ax.set_yticks(range(1, len(rates) + 1), records)
     ax.invert_yaxis()
+    ax.set_ylabel("population")
     ax.set_xlabel(f"rate (spikes/s), {start:g}-{duration:g} s")
+    ax.set_title("Time-averaged rate of every neuron (box: quartiles, diamond: mean)", fontsize=10)
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 

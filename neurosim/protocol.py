@@ -184,6 +184,8 @@ class Record:
     neurons: list[int] | bool
     dt: Quantity
     spikes: bool
+    #: names of the recorded neurons (a condition each, say), for legends and ticks
+    labels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -678,7 +680,9 @@ def _neurons(value: Any, n: int, where: str) -> list[int] | bool:
 
 def _check_record(spec: Any, k: int, populations, models, dt, duration, where: str) -> Record:
     key = f"{where}: record[{k}]"
-    check_keys(spec, key, ("population",), ("name", "variables", "neurons", "dt", "spikes"))
+    check_keys(
+        spec, key, ("population",), ("name", "variables", "neurons", "dt", "spikes", "labels")
+    )
     pop = check_population(spec["population"], populations, f"{key}.population")
     model = models[pop]
     variables = spec.get("variables", [c.potential for c in model.compartments.values()])
@@ -695,7 +699,19 @@ def _check_record(spec: Any, k: int, populations, models, dt, duration, where: s
     name = check_identifier(spec.get("name", pop), f"{key}.name", "record name")
     if not variables and not spikes:
         raise NeurosimError(f"{key}.variables: nothing to record (no variables, no spikes)")
-    return Record(name, pop, list(variables), neurons, rec_dt, spikes)
+    count = populations[pop]["n"] if neurons is True else len(neurons)
+    labels = _labels(spec["labels"], count, f"{key}.labels") if "labels" in spec else None
+    return Record(name, pop, list(variables), neurons, rec_dt, spikes, labels)
+
+
+def _labels(value: Any, count: int, where: str) -> tuple[str, ...]:
+    """One short name per recorded neuron, in the order of ``neurons``."""
+    check_list(value, where, "a list of names, one per recorded neuron", max_length=1000)
+    if len(value) != count:
+        raise NeurosimError(f"{where}: {len(value)} names given for {count} recorded neurons")
+    for k, label in enumerate(value):
+        check_str(label, f"{where}[{k}]", "a short name", max_length=60)
+    return tuple(value)
 
 
 #: Keys each measurement needs (the measurement reports them late otherwise).

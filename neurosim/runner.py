@@ -15,6 +15,7 @@ import functools
 import gc
 import hashlib
 import importlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -579,6 +580,8 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
             arrays.update(state_arrays(rec.name, state, rec.variables, comps))
             if spikes is not None:
                 arrays.update(spike_table(rec.name, spikes))
+            if rec.labels:
+                _label_neurons(arrays, rec, protocol.populations[rec.population]["n"])
         for proj, mon, pre, post in synapse_monitors:
             arrays.update(synapse_arrays(proj.name, mon, list(proj.record.variables), pre, post))
         for proj, syn, chosen, pre, post in final_values:
@@ -605,6 +608,17 @@ def simulate_dataset(protocol: Protocol, *, progress: bool = False) -> xr.Datase
         protocol, started, duration=float(protocol.duration), **scaled, **timing
     )
     return run_measurements(ds, protocol.analysis, str(protocol.path or protocol.name))
+
+
+def _label_neurons(arrays: dict[str, xr.DataArray], rec, n: int) -> None:
+    """Attach a record's neuron names (``labels``) to its arrays, as JSON index -> name."""
+    indices = range(n) if rec.neurons is True else rec.neurons
+    text = json.dumps(dict(zip(map(str, indices), rec.labels, strict=True)))
+    names = [f"{rec.name}_{v}" for v in rec.variables]
+    names += [f"{rec.name}_spike_time", f"{rec.name}_spike_neuron"]
+    for name in names:
+        if name in arrays:
+            arrays[name].attrs["neuron_labels"] = text
 
 
 def _timing(target: str, clock: float, run_start: float) -> dict[str, float]:

@@ -49,7 +49,12 @@ def test_cartpole_two_workers(tmp_path):
         assert np.isfinite(ds[f"losses_{key}"]).all(), key
     # Two actions: the entropy of a policy never exceeds log 2.
     assert (ds.losses_entropy <= np.log(2) + 1e-6).all()
-    assert ds.evaluation_return.shape == (1, 2)
+    # issue 18: a learning curve without settings: 20 points (at the first step
+    # the main process sees past each 100th), the last one at 2000, once
+    steps = ds.evaluation_step.values
+    assert len(steps) == 20 and steps[-1] == 2000 and (np.diff(steps) > 0).all()
+    assert (steps >= np.arange(100, 2001, 100)).all()
+    assert ds.evaluation_return.shape == (20, 2)
 
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2000
@@ -135,10 +140,9 @@ def test_learns_cartpole(tmp_path, rule, factor):
     assert state["config"]["rule"] == rule
     untrained = _greedy_return(config)
     # The checkpoint's greedy actor is the evaluated one, and it has learned.
-    assert _greedy_return(config, state["actor"]) == pytest.approx(
-        float(ds.evaluation_return.mean())
-    )
-    assert float(ds.evaluation_return.mean()) > factor * untrained
+    final = float(ds.evaluation_return.isel(evaluation=-1).mean())
+    assert _greedy_return(config, state["actor"]) == pytest.approx(final)
+    assert final > factor * untrained
 
 
 def test_feedback_alignment_differs_from_backprop(tmp_path):
@@ -179,7 +183,7 @@ def test_no_evaluation_is_run_twice_at_the_last_step(tmp_path):
         ({"rule": "dfa"}, "rule"),
         ({"hidden": ()}, "hidden"),
         ({"total_steps": 1.5}, "total_steps"),
-        ({"stop_return": 475.0}, "stop_return"),
+        ({"stop_return": 475.0, "eval_every": 0}, "stop_return"),
     ],
 )
 def test_invalid_config(kwargs, field):

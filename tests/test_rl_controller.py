@@ -46,6 +46,8 @@ def test_brian2_controller_matches_torch_returns_and_activations(tmp_path):
 
 def _check_figures(ds, tmp_path):
     """Issue 18: observation rows named from the environment, colourbars, episodes marked."""
+    from figure_checks import problems
+
     import neurosim.rl.analysis as analysis
 
     figures = []
@@ -59,14 +61,17 @@ def _check_figures(ds, tmp_path):
         patch.setattr(analysis, "save_figure", keep)
         plot_activity(ds, tmp_path / "a.png")
         plot_tuning(ds, tmp_path / "t.png")
-    activity, tuning = figures
+        plot_pca(ds, tmp_path / "p.png")
+    activity, tuning, pca = figures
+    for fig in figures:  # a title in words, axis labels with units, colourbars
+        assert problems(fig) == []
     names = ["cos theta", "sin theta", "angular velocity"]
     first = activity.axes[0]
     assert [t.get_text() for t in first.get_yticklabels()] == names
     # one colourbar per layer image (inset axes), labelled
     images = [ax for ax in activity.axes if ax.images]
     assert len(images) == len(analysis.layer_names(ds)) and all(ax.child_axes for ax in images)
-    assert all(ax.child_axes[0].get_ylabel() == "rate (1)" for ax in images)
+    assert all(ax.child_axes[0].get_ylabel() == "rate (dimensionless)" for ax in images)
     # the second episode's start, at step 200 of 0.05 s (Pendulum's dt)
     starts = {line.get_xdata()[0] for line in first.lines}
     assert starts == {200 * ds.attrs["dt"]}

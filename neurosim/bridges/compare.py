@@ -342,13 +342,25 @@ def run_comparison(
 
 def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
     """Test error against training examples, one line per rule."""
+    from matplotlib.ticker import FuncFormatter
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, rule in enumerate(ds.rule.values):
         x, y = ds.curve_examples.values[k], ds.curve_error.values[k]
         ok = ~np.isnan(x)
         ax.plot(x[ok], y[ok], "o-", ms=3, label=str(rule))
-    ax.set(xlabel="training examples", ylabel="test error (%)", yscale="log")
-    ax.legend()
+    name = ds.attrs.get("data_name")
+    ax.set(
+        xlabel="training examples",
+        ylabel="test error (%)",
+        yscale="log",
+        title=f"Test error of each learning rule{f' on {name}' if name else ''}",
+    )
+    # plain numbers on the log axis (2, 5, 10 %), not 2 x 10^0
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.legend(frameon=False)
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -362,8 +374,13 @@ def plot_angles(ds: xr.Dataset, path: str | Path) -> list[Path]:
         if ok.any():
             ax.plot(x[ok], y[ok], lw=0.8, label=str(rule))
     ax.axhline(90, color="k", lw=0.5, ls="--")
-    ax.set(xlabel="training examples", ylabel="angle to backprop (degree)", ylim=(0, 120))
-    ax.legend()
+    ax.set(
+        xlabel="training examples",
+        ylabel="angle to backprop (degree)",
+        ylim=(0, 120),
+        title="Angle between each rule's hidden-layer update and backprop's",
+    )
+    ax.legend(frameon=False)
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 

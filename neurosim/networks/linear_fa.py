@@ -553,9 +553,9 @@ def plot_fa_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
         else [(ds.attrs.get("protocol_name", ""), ds)]
     )
     panels = [
-        ("error", "normalised squared error"),
-        ("update_angle", "update angle vs BP (deg)"),
-        ("weight_angle", "angle W2 vs B^T (deg)"),
+        ("error", "squared error\n(normalised, dimensionless)"),
+        ("update_angle", "update angle to\nbackprop (degree)"),
+        ("weight_angle", "angle between\nW2 and B^T (degree)"),
     ]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6, 7), sharex=True)
     for ax, (var, label) in zip(axes, panels, strict=True):
@@ -565,8 +565,10 @@ def plot_fa_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
     axes[0].set_yscale("log")
     for ax in axes[1:]:
         ax.axhline(90, color="0.6", lw=0.8, ls="--")
-    axes[0].legend(frameon=False)
-    axes[-1].set_xlabel("training example")
+    if any(name for name, _ in lines):
+        axes[0].legend(frameon=False)
+    axes[-1].set_xlabel("training examples")
+    fig.suptitle("Feedback alignment in a linear network: error and alignment angles")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 

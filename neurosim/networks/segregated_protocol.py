@@ -612,8 +612,7 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
         title="during the last epoch",
     )
     name = ds.attrs.get("data_name")
-    if name:
-        fig.suptitle(f"data: {name}", fontsize=9)
+    fig.suptitle(f"Test error of the segregated-dendrite network{f' on {name}' if name else ''}")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -634,20 +633,29 @@ def _class_names(ds: xr.Dataset, n: int) -> list[str]:
     return names if len(names) == n else [str(k) for k in range(n)]
 
 
-def _image_grid(images, titles, suptitle, path, symmetric=True) -> list[Path]:
+def _image_grid(images, titles, suptitle, path, label: str, each: bool = False) -> list[Path]:
+    """Images on one symmetric colour scale, with one colourbar labelled ``label``.
+
+    ``each``: every image divided by its own largest magnitude first (the
+    sign pattern is what shows a class), so the scale runs from -1 to 1.
+    """
     count = len(images)
     cols = min(count, 10)
     rows = int(np.ceil(count / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows), squeeze=False)
+    if each:
+        images = [im / (float(np.max(np.abs(im))) or 1.0) for im in images]
+    scale = max(float(np.max(np.abs(im))) for im in images) or 1.0
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.25 * cols + 1.4, 1.45 * rows + 1.0), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < count:
-            # one symmetric scale per image: the sign pattern is what shows the class
-            scale = float(np.max(np.abs(images[k]))) or 1.0
-            ax.imshow(images[k], cmap="RdBu_r", vmin=-scale, vmax=scale)
+            image = ax.imshow(images[k], cmap="RdBu_r", vmin=-scale, vmax=scale)
             ax.set_title(titles[k], fontsize=7)
     fig.suptitle(suptitle, fontsize=9)
     fig.tight_layout()
+    fig.colorbar(image, ax=axes, shrink=0.9, fraction=0.03, pad=0.02, label=label)
     return [save_figure(fig, Path(path))]
 
 
@@ -671,7 +679,13 @@ def plot_class_templates(ds: xr.Dataset, path: str | Path) -> list[Path]:
     names = _class_names(ds, product.shape[0])
     images = [row.reshape(shape) for row in product]
     return _image_grid(
-        images, names, "class templates: rows of W_out ... W_0 (red +, blue -)", path
+        images,
+        names,
+        "What drives each output neuron: its row of W_out ... W_0 as an image "
+        "(red raises, blue lowers its rate)",
+        path,
+        "weight / largest |weight|",
+        each=True,
     )
 
 
@@ -680,11 +694,14 @@ def plot_weight_change(ds: xr.Dataset, path: str | Path, units: int = 20) -> lis
     if "W_0_initial" in ds:
         change = ds["W_0"].values - ds["W_0_initial"].values
         relative = np.linalg.norm(change) / (np.linalg.norm(ds["W_0_initial"].values) or 1.0)
-        title = f"hidden layer: W_0 - W_0 at the start (relative change {relative:.3f})"
+        title = (
+            "Change of the hidden units' input weights during training, W_0 - W_0 at the start "
+            f"(relative change {relative:.3f})"
+        )
     elif ds.attrs.get("trained_epochs") == 0 and "W_0" in ds:
         # a test-only run learns nothing: show the loaded weights themselves
         change = ds["W_0"].values
-        title = "hidden layer: W_0 as loaded (training.epochs: 0, nothing learned in this run)"
+        title = "Hidden units' input weights W_0 as loaded (training.epochs: 0: nothing learned)"
     else:
         raise NeurosimError(f"{path}: the recording has no initial weights (W_0_initial)")
     shape = _image_shape(ds, change.shape[1])
@@ -694,6 +711,7 @@ def plot_weight_change(ds: xr.Dataset, path: str | Path, units: int = 20) -> lis
         [f"unit {k}" for k in range(count)],
         title,
         path,
+        "weight change (dimensionless)" if "W_0_initial" in ds else "weight (dimensionless)",
     )
 
 

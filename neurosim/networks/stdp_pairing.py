@@ -337,10 +337,14 @@ def plot_stdp_window(ds: xr.Dataset, path: str | Path) -> list[Path]:
         )
     right.axhline(0, color="0.6", lw=0.8)
     right.set_xlabel("pairing frequency (Hz)")
-    right.set_ylabel("weight change (%)")
+    right.set_ylabel("weight change (% of unit weight)")
     right.legend(frameon=False)
     rule = ds["weight_change"].attrs.get("rule", "")
-    fig.suptitle(f"{ds.attrs.get('protocol_name', '')} ({rule} rule)")
+    name = ds.attrs.get("protocol_name")
+    fig.suptitle(
+        f"Weight change after pairing at each delay and frequency"
+        f"{f' ({rule} rule)' if rule else ''}{f', {name}' if name else ''}"
+    )
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 

@@ -77,7 +77,15 @@ from neurosim.rl.common import (
 )
 from neurosim.rl.common import load_controller as _load_controller
 
-__all__ = ["RESUMABLE", "TUNED", "A3CConfig", "for_env", "load_controller", "train"]
+__all__ = [
+    "EVALUATIONS",
+    "RESUMABLE",
+    "TUNED",
+    "A3CConfig",
+    "for_env",
+    "load_controller",
+    "train",
+]
 
 #: Config fields a resumed run may change (they do not change what the saved state means).
 RESUMABLE = (
@@ -139,11 +147,12 @@ class A3CConfig:
         ``"backprop"``, or ``"fa"`` for feedback alignment in both networks.
     eval_episodes : int
         Greedy-policy episodes evaluated at the end of training.
-    eval_every : int
+    eval_every : int or None
         Also evaluate every this many global steps during training (0: only at
-        the end). Such an evaluation first screens with ``min(10,
-        eval_episodes)`` episodes and runs all ``eval_episodes`` only when the
-        screen reaches ``stop_return`` (or when no ``stop_return`` is set).
+        the end; None, the default: ``total_steps // EVALUATIONS``, so every
+        run has a learning curve of :data:`EVALUATIONS` points). Such an
+        evaluation runs ``min(10, eval_episodes)`` greedy episodes; with a
+        ``stop_return``, all ``eval_episodes`` follow when those 10 reach it.
     stop_return : float or None
         Stop training once the mean greedy return over ``eval_episodes``
         reaches this (needs ``eval_every``).
@@ -172,7 +181,7 @@ class A3CConfig:
     reward_scale: float = 1.0
     rule: str = "backprop"
     eval_episodes: int = 100
-    eval_every: int = 0
+    eval_every: int | None = None
     stop_return: float | None = None
     checkpoint_every: int = 50_000
     loss_every: int = 50
@@ -204,6 +213,9 @@ class A3CConfig:
                 raise NeurosimError(
                     f"A3CConfig.{name}: has to be in [0, 1), got {getattr(self, name)!r}"
                 )
+        if self.eval_every is None:
+            # a learning curve by default (issue 18), whatever the run's length
+            object.__setattr__(self, "eval_every", self.total_steps // EVALUATIONS)
         for name in ("entropy_beta", "value_coef", "eval_episodes", "eval_every"):
             if getattr(self, name) < 0:
                 raise NeurosimError(
@@ -222,6 +234,10 @@ class A3CConfig:
             raise NeurosimError("A3CConfig.stop_return: needs eval_every and eval_episodes > 0")
         # A tuple, so the config stays hashable and its JSON round-trips.
         object.__setattr__(self, "hidden", tuple(self.hidden))
+
+
+#: Evaluations during a run whose ``eval_every`` is not set: the learning curve's points.
+EVALUATIONS = 20
 
 
 #: Tuned overrides of :class:`A3CConfig` per environment (see :func:`for_env`),
@@ -782,14 +798,15 @@ def _evaluate_during(config: A3CConfig, shared: _Agent, log: RunLog, step: int) 
     seed = config.seed + 10_000
     screen = min(10, config.eval_episodes)
     returns = evaluate(controller, config.env_id, screen, seed=seed)
-    if config.stop_return is not None and returns.mean() < config.stop_return:
+    # A point of the learning curve costs 10 episodes; all eval_episodes only
+    # to confirm a stop_return that those 10 reached (the final one runs all).
+    if config.stop_return is None or returns.mean() < config.stop_return:
         log.evaluation(step, returns)
         return None
     if config.eval_episodes > screen:
         returns = evaluate(controller, config.env_id, config.eval_episodes, seed=seed)
     log.evaluation(step, returns)
-    reached = config.stop_return is not None and returns.mean() >= config.stop_return
-    return snapshot if reached else None
+    return snapshot if returns.mean() >= config.stop_return else None
 
 
 def _save(

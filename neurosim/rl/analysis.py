@@ -163,7 +163,7 @@ def plot_tuning(ds: xr.Dataset, path: str | Path, layer: str | None = None) -> P
     ax.set_xticks(range(corr.shape[1]), observation_names(ds), rotation=45, ha="right")
     ax.set_xlabel("observation variable")
     ax.set_title(f"Tuning of {layer} to the observations ({ds.attrs.get('env_id', '')})")
-    ax.set_ylabel(f"{layer} unit (sorted by preferred variable)")
+    ax.set_ylabel(f"{layer} unit (index, sorted by preferred variable)")
     fig.colorbar(im, ax=ax, label="correlation of rate with variable")
     fig.tight_layout()
     return save_figure(fig, Path(path))
@@ -213,15 +213,15 @@ def plot_activity(ds: xr.Dataset, path: str | Path) -> Path:
         im = ax.imshow(r.T, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis",
                        extent=(t[0], t[-1] + dt, -0.5, r.shape[1] - 0.5))  # fmt: skip
         # beside the panel, not shrinking it: the time axes stay aligned
-        fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)), label="rate (1)")
+        fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)), label="rate (dimensionless)")
         if k == 0 and r.shape[1] == ds.sizes["obs_dim"]:
             ax.set_yticks(range(r.shape[1]), observation_names(ds), fontsize=7)
             ax.set_ylabel(f"{layer}\n(observations)")
         else:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(f"{layer}\nunit")
+            ax.set_ylabel(f"{layer}\nunit (index)")
     axes[-1].plot(t, ds.action.values, lw=0.8)
-    axes[-1].set_ylabel("action")
+    axes[-1].set_ylabel("action\n(environment's units)")
     axes[-1].set_xlabel("time (s)")
     for ax in axes:
         for start in starts:

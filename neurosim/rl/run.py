@@ -65,11 +65,22 @@ def make_config(algorithm: str, env_id: str, overrides: list[str] | None = None)
         # YAML 1.2 numbers: "1e-3" is 0.001, not the string YAML 1.1 makes of it
         value = load_yaml_text(text, f"--set {key}")
         value = tuple(value) if isinstance(value, list) else value
-        values[key] = _typed(value, defaults.get(key), item)
+        if value is None and key in defaults and defaults[key] is None:
+            values[key] = None  # null: the field's own default rule (eval_every, stop_return)
+        else:
+            values[key] = _typed(value, _example(cls, key, defaults.get(key)), item)
     try:
         return cls(**values)
     except TypeError as err:
         raise NeurosimError(f"{cls.__name__}: {err}") from None
+
+
+def _example(cls: type, key: str, default: Any) -> Any:
+    """A value of the field's type: its default, or for an optional number (default None) 0."""
+    if default is not None:
+        return default
+    kind = str(next(f.type for f in dataclasses.fields(cls) if f.name == key))
+    return 0.0 if "float" in kind else 0 if "int" in kind else None
 
 
 def _typed(value: Any, default: Any, item: str) -> Any:
