@@ -175,7 +175,9 @@ def _figures(result: dict, nest: list, ours: list, out: Path) -> None:
     from neurosim.plotting import save_figure
 
     pops = list(result)
-    fig, axes = plt.subplots(len(STATISTICS), len(pops), figsize=(2.2 * len(pops), 7.2))
+    fig, axes = plt.subplots(
+        len(STATISTICS), len(pops), figsize=(2.2 * len(pops) + 1, 7.2), squeeze=False
+    )
     limits = {"rate": (0, 20), "cv": (0, 1.5), "cc": (-0.02, 0.02)}
     names = {
         "rate": "rate (Hz)",
@@ -198,8 +200,8 @@ def _figures(result: dict, nest: list, ours: list, out: Path) -> None:
                     )
             if row == 0:
                 ax.set_title(pop)
-            if col == 0:
-                ax.set_ylabel("probability density")
+            if col == 0:  # density per unit of the statistic
+                ax.set_ylabel(f"probability density ({'1/Hz' if stat == 'rate' else '1'})")
             ax.set_xlabel(names[stat], fontsize=8)
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(

@@ -196,9 +196,20 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Every plot kind (:data:`neurosim.plotting.PLOTS` once every kind module is
+#: imported; listed here so that ``--help`` imports neither matplotlib nor torch).
+PLOT_KINDS = (
+    "traces", "raster", "rates", "activity", "stacked_raster", "rate_boxplot", "fi_curve",
+    "weights", "curves", "learning_curve", "class_templates", "weight_change",
+    "compartments", "comparison_curves", "comparison_angles", "fa_curves", "stdp_window",
+)  # fmt: skip
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
-    import neurosim.networks.segregated_protocol  # noqa: F401  (registers its plot kinds)
+    from neurosim.kinds import register_all
     from neurosim.plotting import plot
+
+    register_all()  # the kinds defined beside their networks
     from neurosim.recording import load_recording
 
     out = args.out or args.recording.with_name(f"{args.recording.stem}_{args.kind}.png")
@@ -579,11 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
     plo = sub.add_parser(
         "plot",
         help="plot a recording (PNG or SVG by suffix)",
-        description="Plot a recording: traces, raster, rates, weights, curves, fi_curve, "
-        "learning_curve, compartments.",
+        description="Plot a recording as one figure of the chosen kind.",
     )
     plo.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
-    plo.add_argument("--kind", required=True, help="traces, raster, rates, weights, curves, ...")
+    plo.add_argument("--kind", required=True, help=f"one of {', '.join(PLOT_KINDS)}")
     plo.add_argument(
         "--out", type=_path_arg, default=None, help="image (default RECORDING_KIND.png)"
     )

@@ -425,7 +425,10 @@ def plot_rate_boxplot(ds: xr.Dataset, path: str | Path) -> list[Path]:
     ax.invert_yaxis()
     ax.set_ylabel("population")
     ax.set_xlabel(f"rate (spikes/s), {start:g}-{duration:g} s")
-    ax.set_title("Time-averaged rate of every neuron (box: quartiles, diamond: mean)", fontsize=10)
+    ax.set_title(
+        "Time-averaged rate of every neuron (box: quartiles, whiskers: 1.5 IQR, diamond: mean)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 

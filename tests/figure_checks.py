@@ -35,10 +35,25 @@ def _draws_data(ax) -> bool:
     )
 
 
+def _grid_line(ax, axis: str) -> list:
+    """Axes of the same grid column (x) or row (y): small multiples label one of them."""
+    spec = ax.get_subplotspec()
+    if spec is None:
+        return []
+    span = (lambda s: s.colspan) if axis == "x" else (lambda s: s.rowspan)
+    return [
+        other
+        for other in ax.figure.axes
+        if other.get_subplotspec() is not None
+        and other.get_subplotspec().get_gridspec() is spec.get_gridspec()
+        and span(other.get_subplotspec()) == span(spec)
+    ]
+
+
 def _label(ax, axis: str) -> str:
-    """The axis label of ``ax``, or of an axes it shares that axis with."""
+    """The axis label of ``ax``, or of an axes it shares that axis or its grid line with."""
     shared = ax.get_shared_x_axes() if axis == "x" else ax.get_shared_y_axes()
-    for other in [ax, *shared.get_siblings(ax)]:
+    for other in [ax, *shared.get_siblings(ax), *_grid_line(ax, axis)]:
         text = other.get_xlabel() if axis == "x" else other.get_ylabel()
         if text:
             return text

@@ -233,3 +233,34 @@ def test_wrong_labels_are_one_line_errors(tmp_path, labels, message):
     with pytest.raises(NeurosimError, match=message) as err:
         neurosim.load_protocol(tmp_path / "p.yaml")
     assert "\n" not in str(err.value)
+
+
+def test_a_test_only_run_shows_its_one_test_not_a_curve(figures, tmp_path):  # noqa: F811
+    """``training.epochs: 0``: the loaded weights' test, and traces 'during the test'."""
+    register_all()
+    ds = _segregated().isel(epoch=[-1], quick_test=[])
+    ds.attrs["trained_epochs"] = 0
+    plot(ds, "learning_curve", tmp_path / "l.png")
+    plot(ds, "compartments", tmp_path / "c.png")
+    curve, traces = figures
+    assert problems(curve) == [] and problems(traces) == []
+    (ax,) = curve.axes
+    assert "nothing learned" in ax.get_title() and len(ax.patches) == 1
+    assert ax.patches[0].get_height() == pytest.approx(8.1)
+    assert "during the test" in traces._suptitle.get_text()
+
+
+def test_plot_help_lists_every_kind_and_the_cli_draws_each(lif, tmp_path, capsys):
+    from neurosim.cli import PLOT_KINDS, main
+    from neurosim.recording import save_recording
+
+    register_all()
+    assert sorted(PLOT_KINDS) == sorted(PLOTS)
+    ds = _comparison()
+    ds.attrs.update(lif.attrs)  # a real run's provenance, which neurosim plot checks
+    path = save_recording(ds, tmp_path / "c.nc")
+    # a kind registered beside its network, drawn from the command line
+    assert main(["plot", str(path), "--kind", "comparison_curves"]) == 0
+    assert (tmp_path / "c_comparison_curves.png").stat().st_size > 0
+    assert main(["plot", str(path), "--kind", "nonsense"]) == 2
+    assert "unknown plot kind 'nonsense'" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 from decimal import Decimal, localcontext
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,6 +257,34 @@ def test_ks_comparison_tells_an_ensemble_member_from_an_outsider():
     assert same["p"]["rate"]["agrees"] and same["p"]["cv"]["agrees"]
     assert not other["p"]["rate"]["agrees"]  # a 1 sd shift of the rates is seen
     assert len(same["p"]["rate"]["within"]) == 10
+    _check_validation_figures(reference, [realisation(0), realisation(0)], same)
+
+
+def _check_validation_figures(nest, ours, result):
+    """Issue 18: the validation's two figures say what they show, with units."""
+    import importlib.util
+
+    import matplotlib.pyplot as plt
+    from figure_checks import problems
+
+    path = Path(__file__).parents[1] / "benchmarks" / "validate_microcircuit.py"
+    spec = importlib.util.spec_from_file_location("validate_microcircuit", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import neurosim.plotting
+
+    kept = []
+    with pytest.MonkeyPatch.context() as patch:  # keep the figures, write nothing
+        patch.setattr(neurosim.plotting, "save_figure", lambda fig, out: kept.append(fig))
+        bench._figures(result, nest, ours, tmp_path_unused := Path("unused"))
+    assert not tmp_path_unused.exists()
+    distributions, distances = kept
+    for fig in kept:
+        assert problems(fig) == []
+        plt.close(fig)
+    assert "5 NEST and 2 neurosim" in distributions._suptitle.get_text()
+    assert distributions.axes[0].get_xlabel() == "rate (Hz)"
+    assert distances.axes[0].get_ylabel() == "KS distance (dimensionless)"
 
 
 def test_the_cli_runs_the_microcircuit_and_writes_its_plots(tmp_path):

@@ -62,7 +62,7 @@ def _check_figures(ds, tmp_path):
         plot_activity(ds, tmp_path / "a.png")
         plot_tuning(ds, tmp_path / "t.png")
         plot_pca(ds, tmp_path / "p.png")
-    activity, tuning, pca = figures
+    activity, tuning, _ = figures
     for fig in figures:  # a title in words, axis labels with units, colourbars
         assert problems(fig) == []
     names = ["cos theta", "sin theta", "angular velocity"]

@@ -579,9 +579,11 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     Each panel says how many test images its points are measured on; with one
     epoch the left panel shows the single final test as a labelled point.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     n_final = _final_test_size(ds)
     on = f" ({n_final} test images)" if n_final else ""
+    if ds.attrs.get("trained_epochs") == 0:
+        return _test_only(ds, path, n_final)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs, errors = ds.epoch.values + 1, ds.test_error.values
     axes[0].plot(epochs, errors, "o-", color="C0")
     axes[0].annotate(
@@ -613,6 +615,25 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     )
     name = ds.attrs.get("data_name")
     fig.suptitle(f"Test error of the segregated-dendrite network{f' on {name}' if name else ''}")
+    fig.tight_layout()
+    return [save_figure(fig, Path(path))]
+
+
+def _test_only(ds: xr.Dataset, path: str | Path, n_test: int | None) -> list[Path]:
+    """The one test of a run that learned nothing (``training.epochs: 0``): no curve to draw."""
+    error = float(ds.test_error.values[-1])
+    name = ds.attrs.get("data_name", "test set")
+    fig, ax = plt.subplots(figsize=(4.5, 3.8))
+    ax.bar([0], [error], width=0.5, color="C0")
+    ax.annotate(f"{error:.2f} %", (0, error), ha="center", xytext=(0, 3),
+                textcoords="offset points")  # fmt: skip
+    ax.set_xticks([0], [f"{name}\n({n_test} test images)" if n_test else name])
+    ax.set_xlim(-1, 1)
+    ax.set_ylabel("test error (%)")
+    ax.set_title(
+        "Test error of the loaded weights\n(training.epochs: 0, nothing learned in this run)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
@@ -741,8 +762,9 @@ def plot_compartments(ds: xr.Dataset, path: str | Path) -> list[Path]:
             loc="lower left",
             frameon=False,
         )
+    during = "the test" if ds.attrs.get("trained_epochs") == 0 else "training"
     fig.suptitle(
-        f"Hidden-layer compartment potentials of {len(lines)} neurons during training "
+        f"Hidden-layer compartment potentials of {len(lines)} neurons during {during} "
         "(dimensionless model units)",
         fontsize=10,
     )

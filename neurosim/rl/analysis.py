@@ -157,13 +157,16 @@ def plot_tuning(ds: xr.Dataset, path: str | Path, layer: str | None = None) -> P
     corr = tuning_correlation(ds, layer)
     values = np.nan_to_num(corr.values)
     order = np.lexsort((-values.max(1), values.argmax(1)))
-    fig, ax = plt.subplots(figsize=(4 + corr.shape[1] * 0.3, 5))
+    fig, ax = plt.subplots(figsize=(5 + corr.shape[1] * 0.3, 5.5))
     im = ax.imshow(corr.values[order], aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
                    interpolation="nearest")  # fmt: skip
     ax.set_xticks(range(corr.shape[1]), observation_names(ds), rotation=45, ha="right")
     ax.set_xlabel("observation variable")
-    ax.set_title(f"Tuning of {layer} to the observations ({ds.attrs.get('env_id', '')})")
-    ax.set_ylabel(f"{layer} unit (index, sorted by preferred variable)")
+    ax.set_title(
+        f"Tuning of the units of {layer}\nto the observations of {ds.attrs.get('env_id', '')}",
+        fontsize=10,
+    )
+    ax.set_ylabel(f"{layer} unit\n(index, sorted by preferred variable)")
     fig.colorbar(im, ax=ax, label="correlation of rate with variable")
     fig.tight_layout()
     return save_figure(fig, Path(path))
