@@ -340,25 +340,45 @@ def run_comparison(
     return out
 
 
+#: Legend names of the networks a comparison trains.
+RULE_NAMES = {
+    "segregated": "segregated dendrites (Brian2)",
+    "backprop": "backprop",
+    "fa": "feedback alignment",
+    "dfa": "direct feedback alignment",
+    "shallow": "shallow (output layer only)",
+}
+
+
+def _examples_axis(ax, x_max: float) -> float:
+    """Label the x axis with training examples, in millions past 100,000; the factor."""
+    if x_max > 1e5:
+        ax.set_xlabel("training examples (millions)")
+        return 1e-6
+    ax.set_xlabel("training examples")
+    return 1.0
+
+
 def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
     """Test error against training examples, one line per rule."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    factor = _examples_axis(ax, float(np.nanmax(ds.curve_examples.values)))
     for k, rule in enumerate(ds.rule.values):
         x, y = ds.curve_examples.values[k], ds.curve_error.values[k]
         ok = ~np.isnan(x)
-        ax.plot(x[ok], y[ok], "o-", ms=3, label=str(rule))
+        ax.plot(x[ok] * factor, y[ok], "o-", ms=3, label=RULE_NAMES.get(str(rule), str(rule)))
     name = ds.attrs.get("data_name")
     ax.set(
-        xlabel="training examples",
         ylabel="test error (%)",
         yscale="log",
         title=f"Test error of each learning rule{f' on {name}' if name else ''}",
     )
-    # plain numbers on the log axis (2, 5, 10 %), not 2 x 10^0
+    # plain numbers on the log axis (2, 3, 5, 10 %), not 2 x 10^0
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
     ax.yaxis.set_minor_formatter(plain)
     ax.legend(frameon=False)
     fig.tight_layout()
@@ -367,15 +387,15 @@ def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
 
 def plot_angles(ds: xr.Dataset, path: str | Path) -> list[Path]:
     """Angle between each rule's last-hidden-layer update and backprop's."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    factor = _examples_axis(ax, float(np.nanmax(ds.angle_examples.values)))
     for k, rule in enumerate(ds.rule.values):
         x, y = ds.angle_examples.values[k], ds.update_angle.values[k]
         ok = ~np.isnan(x) & ~np.isnan(y)
         if ok.any():
-            ax.plot(x[ok], y[ok], lw=0.8, label=str(rule))
+            ax.plot(x[ok] * factor, y[ok], lw=0.8, label=RULE_NAMES.get(str(rule), str(rule)))
     ax.axhline(90, color="k", lw=0.5, ls="--")
     ax.set(
-        xlabel="training examples",
         ylabel="angle to backprop (degree)",
         ylim=(0, 120),
         title="Angle between each rule's hidden-layer update and backprop's",

@@ -582,7 +582,7 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     n_final = _final_test_size(ds)
     on = f" ({n_final} test images)" if n_final else ""
     if ds.attrs.get("trained_epochs") == 0:
-        return _test_only(ds, path, n_final)
+        return _plot_one_test(ds, path, n_final)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs, errors = ds.epoch.values + 1, ds.test_error.values
     axes[0].plot(epochs, errors, "o-", color="C0")
@@ -619,7 +619,7 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     return [save_figure(fig, Path(path))]
 
 
-def _test_only(ds: xr.Dataset, path: str | Path, n_test: int | None) -> list[Path]:
+def _plot_one_test(ds: xr.Dataset, path: str | Path, n_test: int | None) -> list[Path]:
     """The one test of a run that learned nothing (``training.epochs: 0``): no curve to draw."""
     error = float(ds.test_error.values[-1])
     name = ds.attrs.get("data_name", "test set")
