@@ -123,11 +123,12 @@ def plot_raster(ds: xr.Dataset, path: str | Path) -> list[Path]:
         ax.set_xlim(0.0, t_stop(ds, rec) * 1e3)
         ax.set_ylim(-0.5, max(len(every), 1) - 0.5)
         names = neuron_labels(ds[f"{rec}_spike_neuron"])
-        if names and len(every) <= 20:  # the protocol's names for its neurons
+        named = bool(names) and len(every) <= 20  # the protocol's names for its neurons
+        if named:
             ax.set_yticks(range(len(every)), [names.get(k, str(k)) for k in range(len(every))])
         else:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(f"{rec} neuron" + ("" if names else " (index)"))
+        ax.set_ylabel(f"{rec} neuron" + ("" if named else " (index)"))
         ax.set_title(f"{rec}: {len(times)} spikes from {len(every)} neurons", fontsize=10)
     axes[-1, 0].set_xlabel("time (ms)")
     fig.suptitle(f"Spike raster{_of(ds)}")
@@ -196,10 +197,12 @@ def plot_activity(ds: xr.Dataset, path: str | Path, neurons: int = 50, bin=0.001
         2 * len(records), 1, figsize=(8, 3.6 * len(records)), sharex=True, squeeze=False
     )
     stop = float(ds.attrs.get("duration", 0.0))
+    sizes = []
     for k, rec in enumerate(records):
         times = ds[f"{rec}_spike_time"].values
         index = ds[f"{rec}_spike_neuron"].values
         size = int(ds[f"{rec}_spike_time"].attrs.get("population_size", index.max() + 1))
+        sizes.append(size)
         end = stop or float(times.max(initial=0.0))
         few = index < neurons
         raster, rate = axes[2 * k, 0], axes[2 * k + 1, 0]
@@ -210,8 +213,8 @@ def plot_activity(ds: xr.Dataset, path: str | Path, neurons: int = 50, bin=0.001
         rate.plot(edges[:-1] * 1e3, counts / (size * bin), color="k", lw=0.6)
         rate.set_ylabel(f"{rec} rate (Hz)")
     axes[-1, 0].set_xlabel(f"time (ms), population rate in {bin * 1e3:g} ms bins")
-    shown = f"the first {neurons}" if size > neurons else "all"  # of the last record
-    fig.suptitle(f"Spikes of {shown} neurons and the population rate")
+    shown = f"at most {neurons}" if max(sizes) > neurons else "all"
+    fig.suptitle(f"Spikes of {shown} neurons of each population and its rate")
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
