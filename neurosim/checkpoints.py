@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.atomic import atomic_path
-from neurosim.errors import NeurosimError, excerpt
+from neurosim.errors import NeurosimError, excerpt, unreadable_file
 
 __all__ = [
     "FORMAT",
@@ -63,9 +63,7 @@ _NDARRAY = "__ndarray__"
 
 def corrupt_checkpoint(path: str | Path) -> NeurosimError:
     """The error for a checkpoint file that does not read as one (or is empty)."""
-    if Path(path).is_file() and Path(path).stat().st_size == 0:
-        return NeurosimError(f"{path}: the file is empty, not a neurosim checkpoint")
-    return NeurosimError(f"{path} is truncated or not a neurosim checkpoint")
+    return unreadable_file(path, "checkpoint")
 
 
 def missing_checkpoint(path: str | Path | None) -> NeurosimError:

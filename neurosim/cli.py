@@ -208,9 +208,9 @@ PLOT_KINDS = (
 def _cmd_plot(args: argparse.Namespace) -> int:
     from neurosim.kinds import register_all
     from neurosim.plotting import plot
+    from neurosim.recording import load_recording
 
     register_all()  # the kinds defined beside their networks
-    from neurosim.recording import load_recording
 
     out = args.out or args.recording.with_name(f"{args.recording.stem}_{args.kind}.png")
     for path in plot(load_recording(args.recording, neurosim_only=True), args.kind, out):

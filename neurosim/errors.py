@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import reprlib
+from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_EXCERPT", "NeurosimError", "excerpt", "one_line"]
+__all__ = ["MAX_EXCERPT", "NeurosimError", "excerpt", "one_line", "unreadable_file"]
 
 #: Longest excerpt of a user's value that an error message quotes.
 MAX_EXCERPT = 60
@@ -25,6 +26,13 @@ class NeurosimError(Exception):
     The CLI prints the message on stderr and exits with status 2; everything
     else (a bug) keeps its traceback.
     """
+
+
+def unreadable_file(path: str | Path, what: str) -> NeurosimError:
+    """The error for a file that does not read as a neurosim ``what``, naming an empty one."""
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        return NeurosimError(f"{path}: the file is empty, not a neurosim {what}")
+    return NeurosimError(f"{path} is truncated or not a neurosim {what}")
 
 
 def excerpt(value: Any, limit: int = MAX_EXCERPT) -> str:

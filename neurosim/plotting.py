@@ -14,7 +14,7 @@ import xarray as xr
 
 from neurosim.errors import NeurosimError
 from neurosim.recording import atomic_path
-from neurosim.units import DISPLAY_UNITS
+from neurosim.units import display_unit
 
 __all__ = [
     "PLOTS",
@@ -50,13 +50,6 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def _unit(units: str) -> tuple[float, str]:
-    """Display factor and label of a unit name: mV for volt, "dimensionless" for 1."""
-    if units in ("", "1"):
-        return 1.0, "dimensionless"
-    return DISPLAY_UNITS.get(units, (1.0, units))
-
-
 #: What a quantity of each unit is, for titles in words.
 _QUANTITIES = {"volt": "potentials", "amp": "currents", "siemens": "conductances"}
 
@@ -82,7 +75,7 @@ def plot_traces(ds: xr.Dataset, path: str | Path) -> list[Path]:
     )
     for ax, var in zip(axes[:, 0], panels, strict=True):
         da = ds[var]
-        factor, label = _unit(da.attrs.get("units", ""))
+        factor, label = display_unit(da.attrs.get("units", ""), "dimensionless")
         t = da[da.dims[0]].values * 1e3
         lines = ax.plot(t, da.values * factor, lw=1)
         names = neuron_labels(da)
@@ -148,7 +141,7 @@ def plot_fi_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5, 4))
     for name in curves:
         current = ds[f"{name}_current"]
-        factor, label = _unit(current.attrs["units"])
+        factor, label = display_unit(current.attrs["units"], "dimensionless")
         ax.plot(current.values * factor, ds[f"{name}_rate"].values, "o-", ms=3, label=name)
     ax.set_xlabel(f"injected current ({label})")
     ax.set_ylabel("firing rate (Hz)")
@@ -242,7 +235,7 @@ def plot_weights(ds: xr.Dataset, path: str | Path, units: int = 25) -> list[Path
         raise NeurosimError(f"{path}: the recording has no weight matrices (W_* or *weight*)")
     name = names[0]
     values = ds[name].values
-    _, unit = _unit(ds[name].attrs.get("units", "1"))
+    _, unit = display_unit(ds[name].attrs.get("units", "1"), "dimensionless")
     side = round(np.sqrt(values.shape[1]))
     if side * side == values.shape[1] and side >= 4:
         count = min(units, values.shape[0])

@@ -31,7 +31,7 @@ import xarray as xr
 
 from neurosim._version import __version__
 from neurosim.atomic import atomic_path
-from neurosim.errors import NeurosimError
+from neurosim.errors import NeurosimError, unreadable_file
 
 if TYPE_CHECKING:  # Brian2 loads only where monitors are read: RL logs do without it
     from brian2 import SpikeMonitor, StateMonitor
@@ -268,9 +268,7 @@ def load_recording(path: str | Path, *, neurosim_only: bool = False) -> xr.Datas
                 with xr.open_zarr(path, consolidated=False) as ds:
                     ds = ds.load()
     except Exception:  # h5py, h5netcdf, zarr and decoding errors share no base class
-        if path.is_file() and path.stat().st_size == 0:
-            raise NeurosimError(f"{path}: the file is empty, not a neurosim recording") from None
-        raise NeurosimError(f"{path} is truncated or not a neurosim recording") from None
+        raise unreadable_file(path, "recording") from None
     if neurosim_only and not {"neurosim_version", "source_neurosim_version"} & set(ds.attrs):
         raise NeurosimError(
             f"{path} is truncated or not a neurosim recording (no neurosim provenance)"

@@ -49,7 +49,7 @@ from neurosim.recording import (
     state_arrays,
     synapse_arrays,
 )
-from neurosim.units import DISPLAY_UNITS, unit_name
+from neurosim.units import display_unit, unit_name
 
 __all__ = [
     "RunResult",
@@ -728,7 +728,8 @@ def write_outputs(
 
 
 def _format_values(da: xr.DataArray) -> str:
-    factor, label = DISPLAY_UNITS.get(da.attrs.get("units", "1"), (1.0, da.attrs.get("units", "")))
+    units = da.attrs.get("units", "")
+    factor, label = display_unit(units, units)  # "1" stays "1" in the run's summary
     values = np.atleast_1d(da.values) * factor
     shown = ", ".join(f"{v:.6g}" for v in values[:6]) + (" ..." if values.size > 6 else "")
     return f"[{shown}] {label}".rstrip()

@@ -41,6 +41,7 @@ __all__ = [
     "check_expression",
     "check_rate_constant",
     "check_statements",
+    "display_unit",
     "expression_identifiers",
     "format_quantity",
     "parse_quantity",
@@ -121,6 +122,18 @@ DISPLAY_UNITS = {
     "ohm": (1e-6, "Mohm"),
     "hertz": (1.0, "Hz"),
 }
+
+
+def display_unit(units: str, dimensionless: str = "") -> tuple[float, str]:
+    """Factor and label to show values stored in ``units`` (volt -> 1e3, "mV").
+
+    A dimensionless quantity (``"1"`` or no unit) is labelled ``dimensionless``;
+    a unit without a display form keeps its name.
+    """
+    if units in ("", "1"):
+        return 1.0, dimensionless
+    return DISPLAY_UNITS.get(units, (1.0, units))
+
 
 #: Functions an expression may call: Brian2's defaults, nothing else.
 FUNCTIONS = frozenset(DEFAULT_FUNCTIONS)

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 import xarray as xr
 from figure_checks import figures, problems  # noqa: F401  (figures: a fixture)
+from test_plots import results
+from test_spike_analysis import LIF as LIF_SMALL
+from test_spike_analysis import run_text
 
 import neurosim
 from neurosim.errors import NeurosimError
@@ -19,31 +22,16 @@ from neurosim.kinds import register_all
 from neurosim.plotting import PLOTS, plot
 
 LABELS = ["0.4 nA", "0.55 nA", "0.7 nA", "0.85 nA", "1 nA"]
-LIF = f"""\
-name: lif_named
-description: Five LIF neurons driven by current steps, each named by its current.
-seed: 1
-target: numpy
-dt: 0.1 ms
-duration: 300 ms
-populations:
-  lif: {{model: lif, n: 5}}
-stimuli:
-  - {{kind: current_step, population: lif, variable: I,
-     amplitude: {{linspace: [0.4 nA, 1 nA]}}, start: 50 ms}}
-record:
-  - {{population: lif, variables: [v], dt: 0.5 ms, spikes: true, labels: {json.dumps(LABELS)}}}
-output: {{formats: [netcdf], plots: []}}
-"""
+# test_spike_analysis's five LIF neurons, each named by its current
+LIF = LIF_SMALL.replace("name: lif_small", "name: lif_named").replace(
+    "spikes: true}", f"spikes: true, labels: {json.dumps(LABELS)}}}"
+)
 
 
 @pytest.fixture(scope="module")
 def lif(tmp_path_factory):
     """A real recording: five LIF neurons named by their current, spikes and potential."""
-    folder = tmp_path_factory.mktemp("lif")
-    (folder / "lif_named.yaml").write_text(LIF)
-    protocol = neurosim.load_protocol(folder / "lif_named.yaml")
-    return neurosim.run_protocol(protocol, folder / "out", progress=False).dataset
+    return run_text(tmp_path_factory.mktemp("lif"), LIF)
 
 
 def _fi_curve() -> xr.Dataset:
@@ -57,24 +45,6 @@ def _fi_curve() -> xr.Dataset:
                 {"units": "Hz", "measurement": "fi_curve"},
             ),
         }
-    )
-
-
-def _training(seeds: int = 3) -> xr.Dataset:
-    """A training result with a seed dim, learning curves and a hidden layer's weights."""
-    rng = np.random.default_rng(0)
-    epochs = np.arange(1, 6)
-    return xr.Dataset(
-        {
-            "test_error": (
-                ("seed", "epoch"),
-                40 * np.exp(-epochs / 2)[None] + rng.random((seeds, 5)),
-                {"units": "percent"},
-            ),
-            "backprop_angle": (("seed", "probe"), 60 + rng.random((seeds, 8)), {"units": "degree"}),
-            "W_0": (("W0_dim0", "W0_dim1"), rng.normal(size=(30, 784)), {"units": "1"}),
-        },
-        coords={"epoch": epochs, "probe_example": ("probe", np.arange(8) * 100)},
     )
 
 
@@ -149,8 +119,8 @@ CASES = {
     "stacked_raster": "lif",
     "rate_boxplot": "lif",
     "fi_curve": _fi_curve,
-    "weights": _training,
-    "curves": _training,
+    "weights": results,
+    "curves": results,
     "learning_curve": _segregated,
     "class_templates": _segregated,
     "weight_change": _segregated,

@@ -276,8 +276,8 @@ def _check_validation_figures(nest, ours, result):
     kept = []
     with pytest.MonkeyPatch.context() as patch:  # keep the figures, write nothing
         patch.setattr(neurosim.plotting, "save_figure", lambda fig, out: kept.append(fig))
-        bench._figures(result, nest, ours, tmp_path_unused := Path("unused"))
-    assert not tmp_path_unused.exists()
+        bench._figures(result, nest, ours, Path("unused"))
+    assert not Path("unused").exists()
     distributions, distances = kept
     for fig in kept:
         assert problems(fig) == []

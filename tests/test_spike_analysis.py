@@ -243,13 +243,19 @@ output: {formats: [netcdf], plots: []}
 """
 
 
+def run_text(folder, text: str):
+    """The recording of a protocol given as YAML text, run in ``folder``."""
+    path = folder / "protocol.yaml"
+    path.write_text(text)
+    return neurosim.run_protocol(
+        neurosim.load_protocol(path), folder / "out", progress=False
+    ).dataset
+
+
 @pytest.fixture(scope="module")
 def lif(tmp_path_factory):
     """A real recording: five LIF neurons, spikes and membrane potential."""
-    folder = tmp_path_factory.mktemp("lif")
-    (folder / "lif_small.yaml").write_text(LIF)
-    protocol = neurosim.load_protocol(folder / "lif_small.yaml")
-    return neurosim.run_protocol(protocol, folder / "out", progress=False).dataset
+    return run_text(tmp_path_factory.mktemp("lif"), LIF)
 
 
 def test_protocol_recording_agrees_with_elephant_on_independent_trains(lif):

@@ -23,7 +23,7 @@ import xarray as xr
 from neurosim.analysis import spikes
 from neurosim.errors import NeurosimError
 from neurosim.recording import load_recording, now
-from neurosim.units import DISPLAY_UNITS
+from neurosim.units import display_unit
 
 __all__ = [
     "NeurosimAccessor",
@@ -324,7 +324,7 @@ def analyze(source: str | Path | xr.Dataset, bin=0.1, select: Sequence[str] = ()
 
 
 def _display(value: float, units: str) -> str:
-    factor, label = DISPLAY_UNITS.get(units, (1.0, "" if units == "1" else units))
+    factor, label = display_unit(units)
     return f"{value * factor:.4g} {label}".rstrip()
 
 
