@@ -34,8 +34,10 @@ controller uses the mean). With ``rule="fa"`` both networks learn by feedback
 alignment (:func:`neurosim.bridges.feedback.convert`) instead of backprop.
 
 The main process only logs (episodes and losses arrive on a queue), shows
-progress, writes checkpoints, and optionally evaluates the greedy policy to
-stop early; it trains nothing itself::
+progress, writes checkpoints, and evaluates the greedy policy (a learning
+curve, and optionally an early stop); it trains nothing itself. For a
+checkpoint or an evaluation it holds the workers between segments, so the
+networks saved or evaluated are those at an exact global step::
 
     from neurosim.rl.a3c import A3CConfig, train
     ds = train(A3CConfig(env_id="CartPole-v1", total_steps=200_000), "results/a3c")
@@ -43,6 +45,7 @@ stop early; it trains nothing itself::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -52,6 +55,7 @@ import queue
 import signal
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,7 +394,7 @@ _DIED = "a worker process died without a message"
 
 def _worker(rank: int, *args: Any) -> None:
     """One actor-learner (arguments as :func:`_worker_loop`), reporting how it ended."""
-    messages = args[6]
+    messages = args[7]
     # Ctrl-C, and a batch system's SIGTERM, reach the whole process group: the
     # main process alone decides (it sets `stop`, and this worker ends after
     # its current segment, so the checkpoint holds whole updates). A worker
@@ -403,6 +407,8 @@ def _worker(rank: int, *args: Any) -> None:
         messages.put(("error", rank, traceback.format_exc()))
     else:
         messages.put(("done", rank, None))
+    finally:
+        args[6][rank] = True  # idle for good: an evaluation need not wait for it
 
 
 def _worker_loop(
@@ -413,6 +419,7 @@ def _worker_loop(
     counter: Any,
     stop: Any,
     pause: Any,
+    idle: Any,
     messages: Any,
     start_step: int,
 ) -> None:
@@ -440,12 +447,21 @@ def _worker_loop(
     # leave them running: they end when they are re-parented.
     parent = os.getppid()
     while not stop.value and os.getppid() == parent:
-        while pause.value and not stop.value and os.getppid() == parent:
-            time.sleep(0.005)
+        # One lock for the pause flag, the idle flags and the reservations: once
+        # the main process has set `pause` and sees every worker idle, no
+        # segment is under way, so the step count is exact and no update is
+        # half applied (an evaluation's step; issue 18).
         with counter.get_lock():
-            # Reserve this segment's steps, so the global count ends at total_steps.
-            budget = min(config.t_max, config.total_steps - counter.value)
-            counter.value += max(budget, 0)
+            idle[rank] = pause.value
+            if pause.value:
+                budget = None
+            else:
+                # Reserve this segment's steps, so the global count ends at total_steps.
+                budget = min(config.t_max, config.total_steps - counter.value)
+                counter.value += max(budget, 0)
+        if budget is None:
+            time.sleep(0.005)
+            continue
         if budget <= 0:
             break
         with torch.no_grad():
@@ -662,6 +678,8 @@ def train(
     counter = ctx.Value("q", start_step)
     stop = ctx.Value("b", False)
     pause = ctx.Value("b", False)
+    # Per worker: waiting for `pause` to end, or finished (set under counter's lock).
+    idle = ctx.Array("b", config.workers, lock=False)
     messages = ctx.Queue()
     bar = _progress_bar(config.total_steps, start_step) if progress else None
 
@@ -670,7 +688,18 @@ def train(
     workers = [
         ctx.Process(
             target=_worker,
-            args=(rank, config, shared, square_avg, counter, stop, pause, messages, start_step),
+            args=(
+                rank,
+                config,
+                shared,
+                square_avg,
+                counter,
+                stop,
+                pause,
+                idle,
+                messages,
+                start_step,
+            ),
             daemon=True,
         )
         for rank in range(config.workers if start_step < config.total_steps else 0)
@@ -683,6 +712,7 @@ def train(
     )
     running = len(workers)
     error, solved = None, None
+    last_eval = -1
     with StopSignals() as stopping:
         try:
             while running:
@@ -720,29 +750,36 @@ def train(
                 now = counter.value
                 if bar is not None:
                     bar.update(now - bar.n)
+                # Checkpoints and evaluations hold the workers: they finish their
+                # segments and wait, so the saved or evaluated networks are the
+                # ones at an exact step count (`now` includes steps reserved but
+                # not taken), and evaluation does not compete with them for cores.
                 if now >= next_checkpoint and running and not stop.value:
-                    # Workers keep updating meanwhile: like their own reads of the
-                    # shared weights (Hogwild), the saved copy may mix two updates.
-                    _save(path, config, shared, square_avg, log, now)
-                    next_checkpoint += config.checkpoint_every
-                # not at total_steps: the final evaluation below covers it (issue 18)
+                    with _workers_waiting(counter, pause, idle, workers) as step:
+                        _save(path, config, shared, square_avg, log, step)
+                    next_checkpoint = (
+                        step // config.checkpoint_every + 1
+                    ) * config.checkpoint_every
                 if (
                     next_eval
                     and next_eval <= now < config.total_steps
                     and running
                     and not stop.value
                 ):
-                    next_eval = (now // config.eval_every + 1) * config.eval_every
-                    # Workers wait meanwhile: the evaluated policy is the one at
-                    # `now`, and evaluation does not compete with them for cores.
-                    pause.value = True
-                    if bar is not None:  # an evaluation is running, not a frozen bar
-                        bar.set_postfix_str(f"evaluating at step {counter.value}")
-                    solved = _evaluate_during(config, shared, log, counter.value)
-                    if bar is not None:
-                        bar.set_postfix(eval_return=f"{np.mean(log.evaluations[-1][1]):.1f}")
-                    stop.value = solved is not None
-                    pause.value = False
+                    with _workers_waiting(counter, pause, idle, workers) as step:
+                        # One point per mark, each at a new step (the main process
+                        # may see a mark late); none at total_steps: the final
+                        # evaluation below covers it (issue 18).
+                        if next_eval <= step < config.total_steps and step > last_eval:
+                            next_eval += config.eval_every
+                            last_eval = step
+                            if bar is not None:  # an evaluation runs, the bar is not frozen
+                                bar.set_postfix_str(f"evaluating at step {step}")
+                            solved = _evaluate_during(config, shared, log, step)
+                            if bar is not None:
+                                last = np.mean(log.evaluations[-1][1])
+                                bar.set_postfix(eval_return=f"{last:.1f}")
+                            stop.value = solved is not None
         finally:
             stop.value = True
             for w in workers:
@@ -760,8 +797,8 @@ def train(
             raise NeurosimError(f"A3C: {_DIED} (killed, or out of memory?); {where}")
         raise RuntimeError(f"A3C worker failed; {where}:\n{error}")
     if solved is not None:
-        # Keep the policy that reached stop_return, not the one or two updates
-        # workers finished while it was being evaluated.
+        # Keep the policy that reached stop_return (workers wait during an
+        # evaluation and see `stop` before `pause` ends: this only makes sure).
         shared.load_state(solved.state())
     # Episodes from different workers arrive in any order.
     log.episodes.sort(key=lambda e: e[0])
@@ -790,9 +827,23 @@ def train(
     return log.dataset(**attrs)
 
 
+@contextlib.contextmanager
+def _workers_waiting(counter: Any, pause: Any, idle: Any, workers: list) -> Iterator[int]:
+    """Hold the workers between segments; yield the exact global step meanwhile."""
+    with counter.get_lock():  # see _worker_loop: a worker reserves under this lock
+        pause.value = True
+    try:
+        # Until every worker waits or has finished (or one has died).
+        while not all(idle[: len(workers)]) and all(w.exitcode in (None, 0) for w in workers):
+            time.sleep(0.002)
+        yield int(counter.value)
+    finally:
+        pause.value = False
+
+
 def _evaluate_during(config: A3CConfig, shared: _Agent, log: RunLog, step: int) -> _Agent | None:
     """Evaluate a snapshot of the greedy policy; the snapshot if it reached ``stop_return``."""
-    # A snapshot: a worker may still finish its current update meanwhile.
+    # A snapshot: the policy a run that reaches stop_return keeps.
     snapshot = copy.deepcopy(shared)
     controller = snapshot.controller()
     seed = config.seed + 10_000
