@@ -212,8 +212,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     register_all()  # the kinds defined beside their networks
 
+    if args.recording.suffix == ".npz":  # a segregated run's checkpoint: a run in progress
+        from neurosim.networks.segregated_protocol import checkpoint_recording
+
+        ds = checkpoint_recording(args.recording)
+    else:
+        ds = load_recording(args.recording, neurosim_only=True)
     out = args.out or args.recording.with_name(f"{args.recording.stem}_{args.kind}.png")
-    for path in plot(load_recording(args.recording, neurosim_only=True), args.kind, out):
+    for path in plot(ds, args.kind, out):
         print(f"wrote {path}")
     return 0
 
@@ -592,7 +598,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="plot a recording (PNG or SVG by suffix)",
         description="Plot a recording as one figure of the chosen kind.",
     )
-    plo.add_argument("recording", type=_path_arg, help="recording file (.nc or .zarr)")
+    plo.add_argument(
+        "recording",
+        type=_path_arg,
+        help="recording file (.nc or .zarr), or the checkpoint.npz of a segregated run "
+        "(a run still training: learning_curve, weights, class_templates, compartments)",
+    )
     plo.add_argument("--kind", required=True, help=f"one of {', '.join(PLOT_KINDS)}")
     plo.add_argument(
         "--out", type=_path_arg, default=None, help="image (default RECORDING_KIND.png)"

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from figure_checks import figures, problems  # noqa: F401  (figures: a fixture)
 from segregated_small import SMALL_OVERRIDES
 
 from neurosim import load_protocol, load_recording
@@ -38,6 +39,31 @@ def test_run_writes_recording_plots_and_checkpoint(tmp_path, capsys):
     assert list(ds.examples_seen.values) == [20]
     assert ds.layer0_C.sizes["layer0_neuron"] == 3
     assert ds.attrs["protocol_name"] == "segregated_mnist_demo"
+
+
+def test_a_run_in_progress_is_plotted_from_its_checkpoint(tmp_path, figures, capsys):  # noqa: F811
+    """``neurosim plot checkpoint.npz``: a long run's curve while it trains (issue 18)."""
+    from neurosim.networks.segregated_protocol import checkpoint_recording
+
+    run(tmp_path, "training.epochs=2")
+    done = load_recording(tmp_path / "segregated_mnist_demo.nc")
+    ds = checkpoint_recording(tmp_path / "checkpoint.npz")
+    # what the recording holds of the last epoch, from the checkpoint alone
+    for name in ("test_error", "quick_error", "W_0", "Y_0", "layer0_C"):
+        np.testing.assert_array_equal(ds[name].values, done[name].values)
+    assert ds.quick_error.attrs["test_examples"] == done.quick_error.attrs["test_examples"] == 10
+    assert ds.attrs["checkpoint_epoch"] == 2 and ds.attrs["data_name"] == "mnist_subset"
+    assert main(["plot", str(tmp_path / "checkpoint.npz"), "--kind", "learning_curve"]) == 0
+    fig = figures[-1]  # the run drew its own before
+    assert problems(fig) == []
+    assert "from its checkpoint after epoch 2" in fig._suptitle.get_text()
+    assert "quick tests (10 test images)" in [t.get_text() for t in fig.axes[1].get_legend().texts]
+    capsys.readouterr()
+    # a weights file is no checkpoint: one line, exit code 2
+    weights = tmp_path / "segregated_mnist_demo_weights.npz"
+    assert main(["plot", str(weights), "--kind", "learning_curve"]) == 2
+    err = capsys.readouterr().err
+    assert str(weights) in err and len(err.strip().splitlines()) == 1
 
 
 def test_resume_equals_uninterrupted(tmp_path):

@@ -1557,6 +1557,7 @@ def _collect(
         "test_error": errors[-1],
         "quick_errors": np.asarray(errors[:-1]),
         "quick_at": np.asarray([k for k, _ in blocks[:-1]]),
+        "quick_size": n_quick_test,  # test examples per quick test (figures say it)
         "loss": loss,
         "train_correct": train_correct,
         "plateau_f": plateau_f,

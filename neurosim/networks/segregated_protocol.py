@@ -387,8 +387,6 @@ def run_segregated(
         resumed_from_epoch=epochs - len(result["epochs"]),
     )
     ds.attrs.update(provenance)
-    if "quick_error" in ds:
-        ds.quick_error.attrs["test_examples"] = int(options["n_quick_test"])
     out = write_outputs(protocol, ds, out_dir, resume=resume)
     out.files.append(_write_weights(protocol, out_dir, result, config, provenance, epochs))
     # Only now is the run finished: a kill before this line leaves a
@@ -466,6 +464,48 @@ def _saved_result(saved: Checkpoint) -> dict[str, Any]:
     }
 
 
+def checkpoint_recording(path: str | Path) -> xr.Dataset:
+    """A segregated run's checkpoint as a recording: a look at a run still training.
+
+    The checkpoint after each epoch holds the test errors so far and that
+    epoch's details, so ``neurosim plot CHECKPOINT --kind learning_curve``
+    (or ``weights``, ``class_templates``, ``compartments``) draws a long run
+    while it goes on, and any run killed before its last epoch.
+
+    Raises
+    ------
+    NeurosimError
+        One line naming the file: not a checkpoint, another kind's, or empty
+        or truncated.
+    """
+    from neurosim.checkpoints import corrupt_checkpoint, load_checkpoint
+    from neurosim.recording import provenance
+
+    path = Path(path)
+    state = load_checkpoint(path, "segregated", keys=("epoch", "test_errors", "rng_state"))
+    known = {f.name for f in dataclasses.fields(SegregatedConfig)}
+    try:
+        saved = state["config"]
+        config = SegregatedConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise corrupt_checkpoint(path) from None
+    ckpt = read_checkpoint(path, config)
+    if ckpt.epoch == 0:
+        raise NeurosimError(f"{path}: written before the first epoch ended; nothing to plot yet")
+    ds = to_dataset(_saved_result(ckpt), config)
+    ds.attrs = provenance(
+        checkpoint=str(path),
+        checkpoint_epoch=ckpt.epoch,
+        checkpoint_written=str(state.get("written", "")),
+        seed=config.seed,
+        config=json.dumps(saved),
+    )
+    ds.attrs.update(ckpt.data or {})
+    return ds
+
+
 _COMPARTMENTS = {"B": "basal", "A": "apical", "C": "soma"}
 
 
@@ -494,6 +534,8 @@ def to_dataset(
             coords={"examples_seen": ("quick_test", np.asarray(last["quick_at"], np.int64))},
             attrs={"units": "percent"},
         )
+        if "quick_size" in last:  # not in checkpoints written before it was kept
+            data["quick_error"].attrs["test_examples"] = int(last["quick_size"])
         if len(last["bp_angle"]):
             data["backprop_angle"] = xr.DataArray(
                 np.asarray(last["bp_angle"], float),
@@ -614,7 +656,12 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
         title="during the last epoch",
     )
     name = ds.attrs.get("data_name")
-    fig.suptitle(f"Test error of the segregated-dendrite network{f' on {name}' if name else ''}")
+    title = f"Test error of the segregated-dendrite network{f' on {name}' if name else ''}"
+    if "checkpoint_epoch" in ds.attrs:  # drawn from a run still training (or stopped)
+        title += f"\nfrom its checkpoint after epoch {ds.attrs['checkpoint_epoch']}"
+        written = ds.attrs.get("checkpoint_written")
+        title += f" (written {written})" if written else ""
+    fig.suptitle(title)
     fig.tight_layout()
     return [save_figure(fig, Path(path))]
 
