@@ -140,15 +140,15 @@ def test_user_npz_sets_the_network_and_is_recorded(tmp_path):
     # issue 18: the compartment figure says what it shows, in words and units
     import neurosim.networks.segregated_protocol as sp
 
-    figures = []
+    drawn = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sp, "save_figure", lambda fig, path: figures.append(fig) or path)
+        patch.setattr(sp, "save_figure", lambda fig, path: drawn.append(fig) or path)
         sp.plot_compartments(ds, tmp_path / "c.png")
-    axes = figures[0].axes
+    axes = drawn[0].axes
     assert [ax.get_ylabel() for ax in axes] == [
         "B (basal), a.u.", "A (apical), a.u.", "C (soma), a.u."
     ]  # fmt: skip
-    assert "dimensionless" in figures[0]._suptitle.get_text()
+    assert "dimensionless" in drawn[0]._suptitle.get_text()
     assert axes[-1].get_xlabel() == "time step (1 ms)"
     assert axes[0].get_legend().get_texts()[0].get_text() == "neuron 0"
     # what learning changed, against the recorded start
