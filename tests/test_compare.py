@@ -50,6 +50,20 @@ def test_compare_writes_table_curves_and_angles(tmp_path, capsys):
     with open(out / "compare_mnist_table.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0][0] == "rule" and [r[0] for r in rows[1:]] == list(ds.rule.values)
+    # the curve's points are columns, and the angle's first and last 10 % beside
+    assert rows[0][2:4] == ["after 200 examples (%)", "after 400 examples (%)"]
+    for row, rule in zip(rows[1:], ds.rule.values, strict=True):
+        curve = ds.curve_error.sel(rule=rule).values[:2]
+        assert [float(v) for v in row[2:4]] == [round(float(e), 1) for e in curve]
+    first, last = (
+        rows[0].index("update angle, first 10 % (deg)"),
+        rows[0].index("update angle, last 10 % (deg)"),
+    )
+    fa = rows[1:][list(ds.rule.values).index("fa")]
+    assert float(fa[last]) == round(float(ds.final_update_angle.sel(rule="fa")), 1)
+    head = ds.update_angle.sel(rule="fa").values
+    head = head[np.isfinite(head)]
+    assert float(fa[first]) == round(float(head[: len(head) // 10].mean()), 1)
     assert (out / "compare_mnist_comparison_curves.png").stat().st_size > 0
     assert (out / "compare_mnist_comparison_angles.png").stat().st_size > 0
     assert "| fa |" in capsys.readouterr().out

@@ -225,6 +225,25 @@ def test_analyze_summary_and_report(tiny):
     assert "cell" in text and "75 %" in text
 
 
+def test_analyze_gives_each_rule_of_a_comparison_its_own_curve():
+    """A per-rule value is no curve along rules; each rule's curve is summarised alone."""
+    ds = xr.Dataset(
+        {
+            "test_error": ("rule", [21.9, 8.3], {"units": "%"}),
+            "curve_error": (("rule", "curve_point"), [[79.0, 21.9], [25.5, 8.3]], {"units": "%"}),
+        },
+        coords={"rule": ["segregated", "backprop"]},
+        attrs={"neurosim_version": neurosim.__version__},
+    )
+    summary = analyze(ds)
+    assert "test_error_final" not in summary  # not "final": the last rule's number
+    assert list(summary.curve_error_final.values) == [21.9, 8.3]
+    assert list(summary.curve_error_min.values) == [21.9, 8.3]
+    lines = report(summary).splitlines()
+    assert "curve_error [rule=segregated]: final 21.9 %, min 21.9 %" in lines
+    assert "curve_error [rule=backprop]: final 8.3 %, min 8.3 %" in lines
+
+
 LIF = """\
 name: lif_small
 description: Five LIF neurons driven by current steps.

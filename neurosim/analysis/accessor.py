@@ -42,14 +42,16 @@ def curve_variables(ds: xr.Dataset) -> list[str]:
     """Learning-curve variables of a results Dataset: errors (%) and angles (degree).
 
     Recorded traces (``*_time`` dims) and spike tables are left out; a curve has
-    at least one dim with two or more points.
+    at least one dim with two or more points that does not name things (a
+    comparison's ``test_error`` per ``rule`` is no curve; its ``curve_error``
+    per rule is one curve per rule).
     """
     return [
         str(name)
         for name, da in ds.data_vars.items()
         if da.attrs.get("units") in CURVE_UNITS
         and not any(str(d).endswith(("_time", "_spike")) for d in da.dims)
-        and any(n > 1 for n in da.shape)
+        and any(n > 1 and not spikes.categorical(da, str(d)) for d, n in da.sizes.items())
     ]
 
 
@@ -388,14 +390,20 @@ def _curve_lines(summary: xr.Dataset) -> list[str]:
     for name in summary.data_vars:
         if str(name).endswith("_final"):
             da = summary[name]
+            base = str(name)[: -len("_final")]
             value = da.sel(quantile=0.5) if "quantile" in da.dims else da
-            if value.ndim == 0:
-                base = str(name)[: -len("_final")]
-                best = summary[f"{base}_min"]
-                best = best.sel(quantile=0.5) if "quantile" in best.dims else best
-                units = da.attrs.get("units", "")
+            best = summary[f"{base}_min"]
+            best = best.sel(quantile=0.5) if "quantile" in best.dims else best
+            units = da.attrs.get("units", "")
+            seeds = " (median over seeds)" if "quantile" in da.dims else ""
+            # one line per curve: per rule of a comparison, per point of a sweep
+            for index in np.ndindex(*value.shape):
+                at = dict(zip(value.dims, index, strict=True))
+                label = ", ".join(
+                    f"{d}={value[d].values[k]}" for d, k in at.items() if d in value.coords
+                )
                 lines.append(
-                    f"{base}: final {float(value):.4g} {units}, min {float(best):.4g} {units}"
-                    + (" (median over seeds)" if "quantile" in da.dims else "")
+                    f"{base}{f' [{label}]' if label else ''}: final {float(value[at]):.4g} {units},"
+                    f" min {float(best[at]):.4g} {units}{seeds}"
                 )
     return lines

@@ -669,6 +669,11 @@ def _tail_mean(da: xr.DataArray, dim: str, tail: float) -> xr.DataArray:
     return da.where(valid & (from_end <= keep)).mean(dim, skipna=True)
 
 
+def categorical(da: xr.DataArray, dim: str) -> bool:
+    """Whether ``dim`` names things (rules, records: text labels), so no curve runs along it."""
+    return dim in da.coords and da[dim].dtype.kind in "OUS"
+
+
 def curve_summary(
     curve: xr.DataArray,
     along: str | None = None,
@@ -699,9 +704,9 @@ def curve_summary(
     """
     over = [over] if isinstance(over, str) else list(over)
     if along is None:
-        rest = [str(d) for d in curve.dims if d not in over]
+        rest = [str(d) for d in curve.dims if d not in over and not categorical(curve, d)]
         if not rest:
-            raise NeurosimError(f"{curve.name}: no curve dim besides {over}")
+            raise NeurosimError(f"{curve.name}: no curve dim besides {over} and named ones")
         along = rest[-1]
     if along not in curve.dims:
         raise NeurosimError(

@@ -8,7 +8,8 @@ with backprop, feedback alignment, DFA and shallow learning, and writes:
 - ``<name>.nc``: test error curves, training time, alignment angles of every
   rule (dims ``rule``, ...), with provenance;
 - ``<name>_table.md`` and ``<name>_table.csv``: one row per rule with final
-  test error, training time and final angles;
+  test error, the error at each curve point (up to :data:`TABLE_POINTS`),
+  training time and the update angle's mean over the first and last 10 %;
 - plots ``comparison_curves`` (test error vs training examples) and
   ``comparison_angles`` (update angle vs training examples).
 
@@ -141,11 +142,13 @@ def _options(protocol: Protocol) -> dict[str, Any]:
     return opts
 
 
-def _tail_mean(values) -> float:
-    """Mean of the last 10 % of a curve (NaN if it has no finite values)."""
+def _tail_mean(values, head: bool = False) -> float:
+    """Mean of the last (``head``: first) 10 % of a curve's finite values (NaN if none)."""
     values = np.asarray(values, dtype=float)
-    tail = values[-max(1, len(values) // 10) :]
-    return float(np.mean(tail[np.isfinite(tail)])) if np.isfinite(tail).any() else math.nan
+    values = values[np.isfinite(values)]
+    n = max(1, len(values) // 10)
+    part = values[:n] if head else values[-n:]
+    return float(np.mean(part)) if len(part) else math.nan
 
 
 def _arrays(data: LabelledData) -> tuple[np.ndarray, ...]:
@@ -278,17 +281,39 @@ def _to_dataset(results: dict[str, dict[str, Any]], opts: dict[str, Any]) -> xr.
     return ds
 
 
+#: Most curve points the table lists (more: the figure shows them).
+TABLE_POINTS = 12
+
+
 def _table(ds: xr.Dataset) -> tuple[str, str]:
-    rows = [
-        (
-            str(rule),
-            f"{float(ds.test_error.sel(rule=rule)):.2f}",
-            f"{float(ds.train_time.sel(rule=rule)):.1f}",
-            f"{float(ds.final_update_angle.sel(rule=rule)):.1f}",
+    """Markdown and CSV: per rule the final error, the curve, the time and the angles."""
+    seen = ds.curve_examples.values
+    # The curve's points as columns only where every rule was tested at the same ones.
+    first = seen[0][np.isfinite(seen[0])]
+    same = all(np.array_equal(row[np.isfinite(row)], first) for row in seen)
+    points = [int(n) for n in first] if same and 1 < len(first) <= TABLE_POINTS else []
+    header = (
+        "rule",
+        "test error (%)",
+        *(f"after {n} examples (%)" for n in points),
+        "training time (s)",
+        "update angle, first 10 % (deg)",
+        "update angle, last 10 % (deg)",
+    )
+    rows = []
+    for rule in ds.rule.values:
+        at = ds.sel(rule=rule)
+        curve = at.curve_error.values[: len(points)]
+        rows.append(
+            (
+                str(rule),
+                f"{float(at.test_error):.2f}",
+                *(f"{e:.1f}" for e in curve),
+                f"{float(at.train_time):.1f}",
+                f"{_tail_mean(at.update_angle.values, head=True):.1f}",
+                f"{float(at.final_update_angle):.1f}",
+            )
         )
-        for rule in ds.rule.values
-    ]
-    header = ("rule", "test error (%)", "training time (s)", "update angle (deg)")
     md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     md += "".join("| " + " | ".join(r) + " |\n" for r in rows)
     buf = io.StringIO()
