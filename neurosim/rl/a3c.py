@@ -756,10 +756,10 @@ def train(
                 # not taken), and evaluation does not compete with them for cores.
                 if now >= next_checkpoint and running and not stop.value:
                     with _workers_waiting(counter, pause, idle, workers) as step:
-                        _save(path, config, shared, square_avg, log, step)
-                    next_checkpoint = (
-                        step // config.checkpoint_every + 1
-                    ) * config.checkpoint_every
+                        if step >= next_checkpoint:  # not below it, once reservations came back
+                            _save(path, config, shared, square_avg, log, step)
+                            every = config.checkpoint_every
+                            next_checkpoint = (step // every + 1) * every
                 if (
                     next_eval
                     and next_eval <= now < config.total_steps
