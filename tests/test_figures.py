@@ -146,6 +146,15 @@ def test_every_plot_kind_has_a_title_units_and_colourbars(kind, lif, figures, tm
     assert problems(figures[0]) == []
 
 
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_a_recording_without_what_a_kind_draws_is_one_line(kind, tmp_path):
+    """Any kind on a recording of another kind (or an empty one): a NeurosimError, no traceback."""
+    register_all()
+    with pytest.raises(NeurosimError, match=r"recording has no|no compartment traces") as err:
+        plot(xr.Dataset(attrs={"neurosim_version": neurosim.__version__}), kind, tmp_path / "e.png")
+    assert "\n" not in str(err.value)
+
+
 def test_a_weight_matrix_that_is_no_image_is_labelled(figures, tmp_path):  # noqa: F811
     ds = xr.Dataset({"W_rec": (("post", "pre"), np.arange(12.0).reshape(3, 4), {"units": "nS"})})
     plot(ds, "weights", tmp_path / "w.png")

@@ -384,10 +384,19 @@ def _examples_axis(ax, x_max: float) -> float:
     return 1.0
 
 
+def _require(ds: xr.Dataset, names: tuple[str, ...], path: str | Path) -> None:
+    """One line, as the other plot kinds say it, for a recording that is no comparison."""
+    if "rule" not in ds.dims or any(name not in ds for name in names):
+        raise NeurosimError(
+            f"{path}: the recording has no comparison ({', '.join(names)} per rule)"
+        )
+
+
 def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
     """Test error against training examples, one line per rule."""
     from matplotlib.ticker import FuncFormatter, LogLocator
 
+    _require(ds, ("curve_examples", "curve_error"), path)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     factor = _examples_axis(ax, float(np.nanmax(ds.curve_examples.values)))
     for k, rule in enumerate(ds.rule.values):
@@ -412,6 +421,7 @@ def plot_curves(ds: xr.Dataset, path: str | Path) -> list[Path]:
 
 def plot_angles(ds: xr.Dataset, path: str | Path) -> list[Path]:
     """Angle between each rule's last-hidden-layer update and backprop's."""
+    _require(ds, ("angle_examples", "update_angle"), path)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     factor = _examples_axis(ax, float(np.nanmax(ds.angle_examples.values)))
     for k, rule in enumerate(ds.rule.values):

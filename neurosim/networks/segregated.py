@@ -1618,6 +1618,10 @@ def _save_checkpoint(
     save_checkpoint(path, "segregated", state, config=dataclasses.asdict(config))
 
 
+#: State keys that make a file a segregated checkpoint (also one from before the format).
+CHECKPOINT_KEYS = ("epoch", "test_errors", "rng_state")
+
+
 def read_checkpoint(path: str | Path, config: SegregatedConfig) -> Checkpoint:
     """Read a checkpoint written by :func:`train` for ``config``.
 
@@ -1627,16 +1631,22 @@ def read_checkpoint(path: str | Path, config: SegregatedConfig) -> Checkpoint:
         If the file does not read as such a checkpoint (``PATH is truncated or
         not a neurosim checkpoint``) or was written for another config.
     """
-    from neurosim.checkpoints import corrupt_checkpoint, load_checkpoint
+    from neurosim.checkpoints import load_checkpoint
 
     path = Path(path)
     data = load_checkpoint(
         path,
         "segregated",
         config=dataclasses.asdict(config),
-        # also the names of a checkpoint from before the format (an .npz)
-        keys=("epoch", "test_errors", "rng_state"),
+        keys=CHECKPOINT_KEYS,
     )
+    return checkpoint_from_state(path, data)
+
+
+def checkpoint_from_state(path: Path, data: dict[str, Any]) -> Checkpoint:
+    """The :class:`Checkpoint` in a state :func:`neurosim.checkpoints.load_checkpoint` read."""
+    from neurosim.checkpoints import corrupt_checkpoint
+
     try:
         weights = Weights(*(tuple(data["weights"][name]) for name in Weights._fields))
         rng = np.random.default_rng()

@@ -42,11 +42,13 @@ from neurosim.datasets import DataSpec, LabelledData, data_spec, load_dataset
 from neurosim.errors import NeurosimError, excerpt
 from neurosim.kinds import protocol_kind
 from neurosim.networks.segregated import (
+    CHECKPOINT_KEYS,
     INITS,
     SPIKE_DRAWS,
     Checkpoint,
     SegregatedConfig,
     Weights,
+    checkpoint_from_state,
     init_weights,
     mark_outputs_written,
     read_checkpoint,
@@ -482,7 +484,8 @@ def checkpoint_recording(path: str | Path) -> xr.Dataset:
     from neurosim.recording import provenance
 
     path = Path(path)
-    state = load_checkpoint(path, "segregated", keys=("epoch", "test_errors", "rng_state"))
+    # Read once, without a config to compare with: the checkpoint's own is the run's.
+    state = load_checkpoint(path, "segregated", keys=CHECKPOINT_KEYS)
     known = {f.name for f in dataclasses.fields(SegregatedConfig)}
     try:
         saved = state["config"]
@@ -491,9 +494,7 @@ def checkpoint_recording(path: str | Path) -> xr.Dataset:
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise corrupt_checkpoint(path) from None
-    ckpt = read_checkpoint(path, config)
-    if ckpt.epoch == 0:
-        raise NeurosimError(f"{path}: written before the first epoch ended; nothing to plot yet")
+    ckpt = checkpoint_from_state(path, state)
     ds = to_dataset(_saved_result(ckpt), config)
     ds.attrs = provenance(
         checkpoint=str(path),
@@ -621,6 +622,8 @@ def plot_learning_curve(ds: xr.Dataset, path: str | Path) -> list[Path]:
     Each panel says how many test images its points are measured on; with one
     epoch the left panel shows the single final test as a labelled point.
     """
+    if "test_error" not in ds or "epoch" not in ds.dims:
+        raise NeurosimError(f"{path}: the recording has no test error per epoch (segregated run)")
     n_final = _final_test_size(ds)
     on = f" ({n_final} test images)" if n_final else ""
     if ds.attrs.get("trained_epochs") == 0:
