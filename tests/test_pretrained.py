@@ -27,9 +27,18 @@ def _header(path: Path) -> dict:
     return header
 
 
-def test_the_fashion_weights_ship():
-    # the MNIST weights join when the 60-epoch run ends (issue 16)
-    assert "segregated_fashion_mnist.npz" in [p.name for p in SHIPPED]
+#: The runs whose final weights ship (issue 16), and their epochs.
+RUNS = {"segregated_mnist.npz": 60, "segregated_fashion_mnist.npz": 10}
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_each_run_ships_its_final_weights(name):
+    path = ROOT / "data" / "pretrained" / name
+    assert path in SHIPPED
+    header = _header(path)
+    assert header["epochs"] == RUNS[name]
+    assert header["data_name"] == path.stem.removeprefix("segregated_")
+    assert header["data_train_examples"] == 60_000
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
